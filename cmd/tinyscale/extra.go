@@ -1,0 +1,7 @@
+package main
+
+// extraCommands lists the commands beyond plan and status. Each one lives in
+// its own file; add it here when it lands.
+func extraCommands(e env) []command {
+	return nil
+}
