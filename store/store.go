@@ -1,0 +1,268 @@
+// Package store is tinyscale's results database: one SQLite file (via the
+// pure-Go modernc.org/sqlite driver) holding runs, per-step training metrics,
+// evaluations, samples and checkpoint records.
+//
+// Every connection runs in WAL mode with a busy timeout, foreign keys on and
+// synchronous=NORMAL, set as per-connection pragmas in the DSN so that every
+// connection of the pool gets them. Write transactions begin IMMEDIATE, so two
+// writers never deadlock upgrading a read lock. The schema is versioned with
+// PRAGMA user_version and migrated forward by the SQL files embedded from
+// migrations/; see docs/schema.md for the tables and the migration policy.
+//
+// A training process claims a run with a lease (ClaimRun/RenewLease) so that
+// two processes never train the same run, and a crashed process's run is
+// taken over once its lease expires.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// busyTimeoutMS is how long a connection waits for another writer's lock.
+const busyTimeoutMS = 10000
+
+// timeFormat is how timestamps are stored: UTC, fixed width, so that string
+// order is time order and SQLite's date functions accept it.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+// Run statuses.
+const (
+	StatusPending = "pending"
+	StatusRunning = "running"
+	StatusDone    = "done"
+	StatusFailed  = "failed"
+)
+
+// Standard evaluation splits; task evaluations use the task's name.
+const (
+	SplitTrain    = "train"
+	SplitVal      = "val"
+	SplitFinalVal = "final_val"
+)
+
+var (
+	// ErrNotFound is returned when a run (or the row asked for) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConfigChanged is matched (errors.Is) by a *ConfigChangedError.
+	ErrConfigChanged = errors.New("run configuration changed")
+	// ErrSchemaTooNew is matched (errors.Is) by a *SchemaTooNewError.
+	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+	// ErrLeaseLost is returned by RenewLease when the caller no longer owns
+	// the run's lease: another process has taken the run over, or it was
+	// released. The caller must stop writing to the run.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrNoDatabase is returned by OpenReadOnly when the file does not exist.
+	ErrNoDatabase = errors.New("no results database")
+)
+
+// SchemaTooNewError reports a database written by a newer tinyscale.
+type SchemaTooNewError struct {
+	Path     string // database file
+	DB       int    // the database's PRAGMA user_version
+	Binary   int    // the newest schema version this binary knows
+	Migrated bool   // always false: the database was left untouched
+}
+
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("%s has schema version %d but this tinyscale knows only up to version %d: upgrade tinyscale",
+		e.Path, e.DB, e.Binary)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooNew) true.
+func (e *SchemaTooNewError) Is(target error) bool { return target == ErrSchemaTooNew }
+
+// ConfigChangedError reports that a run already exists with a different
+// configuration hash. Rerun with a new name, or reset the run
+// (`tinyscale run --fresh`, DB.ResetRun) to discard its results.
+type ConfigChangedError struct {
+	Run        string
+	StoredHash string // hash in the database
+	NewHash    string // hash of the configuration being registered
+}
+
+func (e *ConfigChangedError) Error() string {
+	return fmt.Sprintf("run %q: configuration changed (stored hash %s, new hash %s); rename the run or start it fresh to discard its results",
+		e.Run, shortHash(e.StoredHash), shortHash(e.NewHash))
+}
+
+// Is makes errors.Is(err, ErrConfigChanged) true.
+func (e *ConfigChangedError) Is(target error) bool { return target == ErrConfigChanged }
+
+func shortHash(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	return h
+}
+
+// DB is an open results database. It is safe for concurrent use.
+type DB struct {
+	sql      *sql.DB
+	path     string
+	now      func() time.Time
+	log      *slog.Logger
+	readOnly bool
+}
+
+// Option configures Open and OpenReadOnly.
+type Option func(*DB)
+
+// WithClock replaces time.Now (lease expiry and timestamps); for tests.
+func WithClock(now func() time.Time) Option { return func(d *DB) { d.now = now } }
+
+// WithLogger sets the logger for migrations and other notable events.
+func WithLogger(l *slog.Logger) Option { return func(d *DB) { d.log = l } }
+
+// Open opens the database at path for reading and writing, creating the file
+// (and its directory) if needed, and migrates it to the newest schema. A
+// database whose schema is newer than this binary knows is refused with a
+// *SchemaTooNewError and left untouched.
+func Open(path string, opts ...Option) (*DB, error) {
+	return open(context.Background(), path, false, opts)
+}
+
+// OpenReadOnly opens an existing database for reading only; it never creates
+// a file (a missing one is an error matching ErrNoDatabase) and never
+// migrates: an older schema than this binary knows is an error too.
+// Reading works while another process writes (WAL).
+func OpenReadOnly(path string, opts ...Option) (*DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w at %s", ErrNoDatabase, path)
+		}
+		return nil, fmt.Errorf("open results database: %w", err)
+	}
+	return open(context.Background(), path, true, opts)
+}
+
+func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open results database: empty path")
+	}
+	d := &DB{path: path, now: time.Now, log: slog.Default(), readOnly: readOnly}
+	for _, o := range opts {
+		o(d)
+	}
+	if !readOnly {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return nil, fmt.Errorf("open results database: %w", err)
+			}
+		}
+	}
+	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	if err != nil {
+		return nil, fmt.Errorf("open results database %s: %w", path, err)
+	}
+	d.sql = db
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// dsn builds the driver's data source name: a file: URI (the path escaped so
+// that '?', '#' and '%' in file names survive) with per-connection pragmas.
+func dsn(path string, readOnly bool) string {
+	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + p + "?" + q.Encode()
+}
+
+// Path returns the database file name given to Open.
+func (d *DB) Path() string { return d.path }
+
+// SQL returns the underlying handle, for ad-hoc read queries (report) and
+// tests. Writes should go through the typed methods.
+func (d *DB) SQL() *sql.DB { return d.sql }
+
+// Close closes the database.
+func (d *DB) Close() error {
+	if err := d.sql.Close(); err != nil {
+		return fmt.Errorf("close results database %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// inTx runs fn in one write transaction (BEGIN IMMEDIATE) and commits it.
+func (d *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// fmtTime formats t for storage; the zero time is NULL.
+func fmtTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+// parseTime parses a stored timestamp; NULL is the zero time.
+func parseTime(s sql.NullString) (time.Time, error) {
+	if !s.Valid || s.String == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeFormat, s.String)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad timestamp %q: %w", s.String, err)
+	}
+	return t, nil
+}
+
+// nullFloat stores NaN as NULL (SQLite would do so anyway).
+func nullFloat(f float64) any {
+	if math.IsNaN(f) {
+		return nil
+	}
+	return f
+}
+
+// floatOrNaN reads a nullable REAL: NULL is NaN.
+func floatOrNaN(f sql.NullFloat64) float64 {
+	if !f.Valid {
+		return math.NaN()
+	}
+	return f.Float64
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
