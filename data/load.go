@@ -1,0 +1,318 @@
+package data
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Corpus is a loaded dataset before tokenization.
+type Corpus struct {
+	// Text is the whole text stream (every kind but nanogpt). Files are
+	// concatenated in sorted path order, each followed by "\n" unless it
+	// already ends with one; jsonl documents are joined the same way.
+	Text string
+	// TrainIDs and ValIDs are the token ids of train.bin and val.bin (nanogpt only).
+	TrainIDs, ValIDs []int32
+	// MaxID is the largest id in TrainIDs and ValIDs (nanogpt only).
+	MaxID int32
+	// Files is the number of source files read (0 for synthetic data).
+	Files int
+	// Hash is the hex sha256 of the loaded content (text, or the raw .bin bytes).
+	Hash string
+}
+
+// Load reads or generates the dataset described by spec (defaults applied).
+// For text-like kinds Spec.Tokens caps the text at that many characters
+// (runes); for nanogpt it caps train.bin at Tokens ids and val.bin at
+// Tokens·val_fraction/(1−val_fraction) ids. cacheDir is accepted for the
+// package contract; loading itself does not cache (Prepare does).
+func Load(ctx context.Context, spec Spec, cacheDir string) (*Corpus, error) {
+	_ = cacheDir
+	spec = spec.WithDefaults()
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	var (
+		c   *Corpus
+		err error
+	)
+	switch spec.Kind {
+	case KindText:
+		c, err = loadText(ctx, spec)
+	case KindJSONL:
+		c, err = loadJSONL(ctx, spec)
+	case KindGoroot:
+		c, err = loadGoroot(ctx, spec)
+	case KindNanoGPT:
+		c, err = loadNanoGPT(spec)
+	case KindSynthetic:
+		c = &Corpus{Text: Generate(spec)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", spec.Name, err)
+	}
+	if c.Hash == "" {
+		sum := sha256.Sum256([]byte(c.Text))
+		c.Hash = hex.EncodeToString(sum[:])
+	}
+	return c, nil
+}
+
+// textBuilder concatenates documents up to a cap in runes.
+type textBuilder struct {
+	b     strings.Builder
+	runes int64
+	limit int64 // 0: no limit
+}
+
+// full reports whether the cap is reached.
+func (t *textBuilder) full() bool { return t.limit > 0 && t.runes >= t.limit }
+
+// add appends doc plus a "\n" if it does not end with one, up to the cap.
+func (t *textBuilder) add(doc string) {
+	if !strings.HasSuffix(doc, "\n") {
+		doc += "\n"
+	}
+	n := int64(utf8.RuneCountInString(doc))
+	if t.limit > 0 && t.runes+n > t.limit {
+		k := t.limit - t.runes
+		end := 0
+		for i := range doc {
+			if k == 0 {
+				end = i
+				break
+			}
+			k--
+		}
+		doc, n = doc[:end], t.limit-t.runes
+	}
+	t.b.WriteString(doc)
+	t.runes += n
+}
+
+// checkUTF8 returns an error naming the file and byte offset of the first
+// invalid UTF-8 sequence in b.
+func checkUTF8(name string, b []byte) error {
+	if utf8.Valid(b) {
+		return nil
+	}
+	off := 0
+	for off < len(b) {
+		r, size := utf8.DecodeRune(b[off:])
+		if r == utf8.RuneError && size <= 1 {
+			break
+		}
+		off += size
+	}
+	return fmt.Errorf("%s: invalid UTF-8 at byte offset %d (text datasets must be UTF-8)", name, off)
+}
+
+func loadText(ctx context.Context, spec Spec) (*Corpus, error) {
+	files, err := textFiles(spec.Path)
+	if err != nil {
+		return nil, err
+	}
+	tb := textBuilder{limit: spec.Tokens}
+	c := &Corpus{}
+	for _, f := range files {
+		if tb.full() {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		if err := checkUTF8(f, b); err != nil {
+			return nil, err
+		}
+		tb.add(string(b))
+		c.Files++
+	}
+	c.Text = tb.b.String()
+	return c, nil
+}
+
+func loadJSONL(ctx context.Context, spec Spec) (*Corpus, error) {
+	f, err := os.Open(spec.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", spec.Path, err)
+	}
+	defer f.Close()
+	tb := textBuilder{limit: spec.Tokens}
+	r := bufio.NewReaderSize(f, 1<<20)
+	for line := 1; !tb.full(); line++ {
+		if line%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		b, err := r.ReadBytes('\n')
+		if len(bytes.TrimSpace(b)) > 0 {
+			var obj map[string]json.RawMessage
+			if jerr := json.Unmarshal(b, &obj); jerr != nil {
+				return nil, fmt.Errorf("%s:%d: not a JSON object: %w", spec.Path, line, jerr)
+			}
+			raw, ok := obj[spec.Field]
+			if !ok {
+				return nil, fmt.Errorf("%s:%d: no field %q (set field: to the key holding the text)", spec.Path, line, spec.Field)
+			}
+			var s string
+			if jerr := json.Unmarshal(raw, &s); jerr != nil {
+				return nil, fmt.Errorf("%s:%d: field %q is not a string: %w", spec.Path, line, spec.Field, jerr)
+			}
+			tb.add(s)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", spec.Path, err)
+		}
+	}
+	return &Corpus{Text: tb.b.String(), Files: 1}, nil
+}
+
+// Goroot returns the Go distribution's root: $GOROOT if set, else `go env
+// GOROOT`, else runtime.GOROOT().
+func Goroot(ctx context.Context) (string, error) {
+	if g := os.Getenv("GOROOT"); g != "" {
+		return g, nil
+	}
+	if out, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output(); err == nil {
+		if g := strings.TrimSpace(string(out)); g != "" {
+			return g, nil
+		}
+	}
+	//lint:ignore SA1019 last resort when the go command is unavailable.
+	if g := runtime.GOROOT(); g != "" {
+		return g, nil
+	}
+	return "", errors.New("cannot find the Go root: set GOROOT or put the go command on PATH")
+}
+
+func loadGoroot(ctx context.Context, spec Spec) (*Corpus, error) {
+	root, err := Goroot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	src := filepath.Join(root, "src")
+	var files []string
+	werr := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() && strings.HasSuffix(p, ".go") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if werr != nil {
+		return nil, fmt.Errorf("walk %s: %w", src, werr)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no .go files under %s", src)
+	}
+	slices.Sort(files)
+	tb := textBuilder{limit: spec.Tokens}
+	c := &Corpus{}
+	for _, f := range files {
+		if tb.full() {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		if !utf8.Valid(b) {
+			slog.Debug("goroot: skipping file that is not UTF-8", "file", f)
+			continue
+		}
+		tb.add(string(b))
+		c.Files++
+	}
+	c.Text = tb.b.String()
+	return c, nil
+}
+
+func readBin(path string, limit int64) ([]int32, []byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if fi.Size()%2 != 0 {
+		return nil, nil, fmt.Errorf("%s: size %d is odd; nanogpt .bin files hold little-endian uint16 ids", path, fi.Size())
+	}
+	n := fi.Size() / 2
+	if limit > 0 && limit < n {
+		n = limit
+	}
+	raw := make([]byte, 2*n)
+	if _, err := io.ReadFull(f, raw); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	ids := make([]int32, n)
+	for i := range ids {
+		ids[i] = int32(binary.LittleEndian.Uint16(raw[2*i:]))
+	}
+	return ids, raw, nil
+}
+
+func loadNanoGPT(spec Spec) (*Corpus, error) {
+	var valLimit int64
+	if spec.Tokens > 0 {
+		valLimit = max(1, int64(float64(spec.Tokens)*spec.ValFraction/(1-spec.ValFraction)+0.5))
+	}
+	train, trainRaw, err := readBin(filepath.Join(spec.Path, "train.bin"), spec.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	val, valRaw, err := readBin(filepath.Join(spec.Path, "val.bin"), valLimit)
+	if err != nil {
+		return nil, err
+	}
+	if len(train) < 2 || len(val) < 2 {
+		return nil, fmt.Errorf("%s: train.bin has %d and val.bin %d ids; need at least 2 each", spec.Path, len(train), len(val))
+	}
+	h := sha256.New()
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(trainRaw)))
+	h.Write(n[:])
+	h.Write(trainRaw)
+	h.Write(valRaw)
+	c := &Corpus{TrainIDs: train, ValIDs: val, Files: 2, Hash: hex.EncodeToString(h.Sum(nil))}
+	for _, s := range [][]int32{train, val} {
+		c.MaxID = max(c.MaxID, slices.Max(s))
+	}
+	return c, nil
+}

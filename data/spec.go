@@ -1,0 +1,258 @@
+// Package data loads datasets (text files, JSONL, nanoGPT token files, the Go
+// source tree, synthetic generators), splits them into train/val, tokenizes
+// them with package tokenizer and caches the result on disk.
+package data
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/tinyscale/tinyscale/tokenizer"
+)
+
+// Dataset kinds.
+const (
+	KindText      = "text"
+	KindJSONL     = "jsonl"
+	KindNanoGPT   = "nanogpt"
+	KindGoroot    = "goroot"
+	KindSynthetic = "synthetic"
+)
+
+// Synthetic generator names.
+const (
+	GenStories = "stories"
+	GenMQAR    = "mqar"
+	GenCopy    = "copy"
+)
+
+// Defaults applied by Spec.WithDefaults.
+const (
+	DefaultValFraction = 0.1
+	DefaultField       = "text"
+	DefaultSeed        = 1
+	// DefaultSyntheticTokens is the size in characters of a synthetic corpus
+	// when Spec.Tokens is 0.
+	DefaultSyntheticTokens = 1_000_000
+)
+
+// Kinds lists the dataset kinds, sorted.
+func Kinds() []string {
+	return []string{KindGoroot, KindJSONL, KindNanoGPT, KindSynthetic, KindText}
+}
+
+// Generators lists the synthetic generators, sorted.
+func Generators() []string {
+	return []string{GenCopy, GenMQAR, GenStories}
+}
+
+// Spec declares one dataset (an entry under `datasets:` in experiments.yaml).
+type Spec struct {
+	// Name is the key under datasets:.
+	Name string `json:"name" yaml:"name"`
+	// Kind is one of Kinds().
+	Kind string `json:"kind" yaml:"kind"`
+	// Generator is one of Generators(); synthetic only.
+	Generator string `json:"generator,omitempty" yaml:"generator,omitempty"`
+	// Path is a file, directory or glob (text), a file (jsonl) or a directory
+	// holding train.bin and val.bin (nanogpt).
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// Field is the JSON field holding the text of each jsonl line (default "text").
+	Field string `json:"field,omitempty" yaml:"field,omitempty"`
+	// Tokens is the approximate size in characters of a synthetic corpus and an
+	// optional cap (characters, or token ids for nanogpt) for the other kinds.
+	Tokens int64 `json:"tokens,omitempty" yaml:"tokens,omitempty"`
+	// ValFraction is the fraction of the stream held out for validation
+	// (default 0.1; 0 means the default). Ignored by nanogpt, which has val.bin.
+	ValFraction float64 `json:"val_fraction" yaml:"val_fraction"`
+	// Seed seeds synthetic generators (default 1; 0 means the default).
+	Seed uint64 `json:"seed" yaml:"seed"`
+}
+
+// WithDefaults returns s with zero ValFraction, Seed, Field (jsonl) and Tokens
+// (synthetic) replaced by their defaults.
+func (s Spec) WithDefaults() Spec {
+	if s.ValFraction == 0 {
+		s.ValFraction = DefaultValFraction
+	}
+	if s.Seed == 0 {
+		s.Seed = DefaultSeed
+	}
+	if s.Kind == KindJSONL && s.Field == "" {
+		s.Field = DefaultField
+	}
+	if s.Kind == KindSynthetic && s.Tokens == 0 {
+		s.Tokens = DefaultSyntheticTokens
+	}
+	return s
+}
+
+// Validate checks kind and generator against the registry, required and
+// forbidden fields, ranges, and that the files named by Path exist. Defaults
+// are applied first.
+func (s Spec) Validate() error {
+	s = s.WithDefaults()
+	name := s.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	if !slices.Contains(Kinds(), s.Kind) {
+		return fmt.Errorf("dataset %s: unknown kind %q (allowed: %s)", name, s.Kind, strings.Join(Kinds(), ", "))
+	}
+	if s.ValFraction <= 0 || s.ValFraction >= 1 || math.IsNaN(s.ValFraction) {
+		return fmt.Errorf("dataset %s: val_fraction %v must be in (0, 1)", name, s.ValFraction)
+	}
+	if s.Tokens < 0 {
+		return fmt.Errorf("dataset %s: tokens %d must not be negative", name, s.Tokens)
+	}
+	if s.Kind == KindSynthetic {
+		if !slices.Contains(Generators(), s.Generator) {
+			return fmt.Errorf("dataset %s: unknown generator %q (allowed: %s)", name, s.Generator, strings.Join(Generators(), ", "))
+		}
+		if s.Path != "" {
+			return fmt.Errorf("dataset %s: path %q not allowed for kind synthetic", name, s.Path)
+		}
+		if s.Tokens < 1000 {
+			return fmt.Errorf("dataset %s: tokens %d too small for a synthetic corpus (at least 1000)", name, s.Tokens)
+		}
+		return nil
+	}
+	if s.Generator != "" {
+		return fmt.Errorf("dataset %s: generator %q only allowed for kind synthetic", name, s.Generator)
+	}
+	if s.Field != "" && s.Kind != KindJSONL {
+		return fmt.Errorf("dataset %s: field %q only allowed for kind jsonl", name, s.Field)
+	}
+	switch s.Kind {
+	case KindGoroot:
+		if s.Path != "" {
+			return fmt.Errorf("dataset %s: path %q not allowed for kind goroot (it reads runtime.GOROOT())", name, s.Path)
+		}
+		return nil
+	case KindText, KindJSONL, KindNanoGPT:
+		if s.Path == "" {
+			return fmt.Errorf("dataset %s: kind %s requires path", name, s.Kind)
+		}
+	}
+	switch s.Kind {
+	case KindText:
+		if _, err := textFiles(s.Path); err != nil {
+			return fmt.Errorf("dataset %s: %w", name, err)
+		}
+	case KindJSONL:
+		if err := regularFile(s.Path); err != nil {
+			return fmt.Errorf("dataset %s: %w", name, err)
+		}
+	case KindNanoGPT:
+		for _, f := range []string{"train.bin", "val.bin"} {
+			if err := regularFile(filepath.Join(s.Path, f)); err != nil {
+				return fmt.Errorf("dataset %s: nanogpt needs train.bin and val.bin: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ValidateTokenizer checks that the tokenizer spec t can be used with this
+// dataset: nanogpt data holds token ids already and needs kind ids (or an
+// empty kind, meaning ids), and kind ids is allowed only with nanogpt data.
+func (s Spec) ValidateTokenizer(t tokenizer.Spec) error {
+	t = s.TokenizerDefaults(t)
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("dataset %s: %w", s.Name, err)
+	}
+	if s.Kind == KindNanoGPT && t.Kind != tokenizer.KindIDs {
+		return fmt.Errorf("dataset %s: nanogpt data is already token ids; tokenizer kind must be %q, not %q", s.Name, tokenizer.KindIDs, t.Kind)
+	}
+	if s.Kind != KindNanoGPT && t.Kind == tokenizer.KindIDs {
+		return fmt.Errorf("dataset %s: tokenizer kind %q is only allowed with nanogpt data (kind is %q)", s.Name, tokenizer.KindIDs, s.Kind)
+	}
+	return nil
+}
+
+// TokenizerDefaults fills an empty tokenizer kind: ids for nanogpt data, char
+// otherwise, and the other defaults of tokenizer.Spec.WithDefaults.
+func (s Spec) TokenizerDefaults(t tokenizer.Spec) tokenizer.Spec {
+	if t.Kind == "" && s.Kind == KindNanoGPT {
+		t.Kind = tokenizer.KindIDs
+	}
+	return t.WithDefaults()
+}
+
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("file %s does not exist", path)
+		}
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return nil
+}
+
+// textFiles resolves a text Path (file, directory walked recursively, or glob)
+// to a sorted list of regular files, skipping hidden (dot) files and
+// directories inside a directory. It fails if there are none.
+func textFiles(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		return []string{path}, nil
+	case err == nil && fi.IsDir():
+		var files []string
+		werr := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p != path && strings.HasPrefix(d.Name(), ".") {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil // hidden files (.git, .DS_Store) are not text data
+			}
+			if d.Type().IsRegular() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		if werr != nil {
+			return nil, fmt.Errorf("walk %s: %w", path, werr)
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("directory %s contains no files", path)
+		}
+		slices.Sort(files)
+		return files, nil
+	case err == nil:
+		return nil, fmt.Errorf("%s is neither a file nor a directory", path)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if !strings.ContainsAny(path, "*?[") {
+		return nil, fmt.Errorf("path %s does not exist", path)
+	}
+	matches, gerr := filepath.Glob(path)
+	if gerr != nil {
+		return nil, fmt.Errorf("bad glob %q: %w", path, gerr)
+	}
+	var files []string
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
+			files = append(files, m)
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("glob %s matches no files", path)
+	}
+	slices.Sort(files)
+	return files, nil
+}
