@@ -70,10 +70,9 @@ var (
 
 // SchemaTooNewError reports a database written by a newer tinyscale.
 type SchemaTooNewError struct {
-	Path     string // database file
-	DB       int    // the database's PRAGMA user_version
-	Binary   int    // the newest schema version this binary knows
-	Migrated bool   // always false: the database was left untouched
+	Path   string // database file
+	DB     int    // the database's PRAGMA user_version
+	Binary int    // the newest schema version this binary knows
 }
 
 func (e *SchemaTooNewError) Error() string {
@@ -115,6 +114,11 @@ type DB struct {
 	now      func() time.Time
 	log      *slog.Logger
 	readOnly bool
+	// beforeCommit, when set (tests only), runs just before each write
+	// transaction commits.
+	beforeCommit func()
+	// target, when positive (tests only), stops migrations at that version.
+	target int
 }
 
 // Option configures Open and OpenReadOnly.
@@ -217,6 +221,9 @@ func (d *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
+	}
+	if d.beforeCommit != nil {
+		d.beforeCommit()
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
