@@ -3,5 +3,12 @@ package main
 // extraCommands lists the commands beyond plan and status. Each one lives in
 // its own file; add it here when it lands.
 func extraCommands(e env) []command {
-	return nil
+	return []command{
+		newBenchCmd(e),
+		newSampleCmd(e),
+		newEvalCmd(e),
+		newExportCmd(e),
+		newRunCmd(e),
+		newReportCmd(e),
+	}
 }
