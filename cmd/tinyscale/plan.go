@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/store"
+	"github.com/tinyscale/tinyscale/sweeps"
+	"github.com/tinyscale/tinyscale/tokenizer"
+)
+
+// Plan states of a run, from comparing it with the results database.
+const (
+	stateNew     = "new"     // not in the database, or registered but never started
+	stateDone    = "done"    // finished with this exact configuration
+	stateChanged = "changed" // in the database under another configuration hash
+	stateRunning = "running" // being trained (or interrupted while training)
+	stateFailed  = "failed"  // failed with this configuration
+)
+
+// planCmd expands and validates an experiments file and shows every run it
+// would train, with its size, cost and state in the results database. It
+// only reads the database.
+type planCmd struct{ e env }
+
+func newPlanCmd(e env) command { return planCmd{e: e} }
+
+// Name implements command.
+func (planCmd) Name() string { return "plan" }
+
+// Summary implements command.
+func (planCmd) Summary() string {
+	return "expand and check an experiments file; list its runs, sizes, budgets and states"
+}
+
+// planRow is one run in `plan --json`.
+type planRow struct {
+	Name               string          `json:"name"`
+	Experiment         string          `json:"experiment"`
+	Family             string          `json:"family"`
+	Shape              string          `json:"shape"` // n_embd x n_head x n_layer
+	Width              int             `json:"width"` // residual-stream width d
+	ParamsTotal        int64           `json:"params_total"`
+	ParamsNonEmbedding int64           `json:"params_non_embedding"`
+	FlopsPerToken      int64           `json:"flops_per_token"` // forward; training is 3x
+	TrainFlopsPerToken int64           `json:"train_flops_per_token"`
+	StepsTotal         int64           `json:"steps_total"`   // 0 for a seconds budget
+	BudgetTokens       int64           `json:"budget_tokens"` // 0 for a seconds budget
+	TrainFlops         float64         `json:"train_flops"`   // analytic, whole run
+	Budget             sweeps.Budget   `json:"budget"`
+	Nonreproducible    bool            `json:"nonreproducible"`
+	State              string          `json:"state"`
+	ChangedKeys        []string        `json:"changed_keys,omitempty"` // state changed: what differs from the database
+	Hash               string          `json:"hash"`
+	Config             json.RawMessage `json:"config"`
+}
+
+// Run implements command.
+func (c planCmd) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	fs.SetOutput(c.e.stderr)
+	file := fs.String("f", defaultExperimentsFile, "experiments `FILE`")
+	dbFlag := fs.String("db", "", "results database `PATH` to compare with (default: the file's db key, else "+defaultDBFile+")")
+	cache := fs.String("cache", "", "data cache `DIR` (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
+	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: tinyscale plan [-f FILE] [--db PATH] [--json]\n\n"+
+			"Reads FILE, checks it and expands its sweeps into runs (building each tokenizer once, cached,\n"+
+			"to know the vocabulary size), then lists every run with its shape, parameter counts,\n"+
+			"FLOPs per token, budget and state in the results database: new, done, changed (its\n"+
+			"configuration differs from the database's), running or failed. Trains nothing.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cacheDir := *cache
+	if cacheDir == "" {
+		cacheDir = data.DefaultCacheDir()
+	}
+	f, err := sweeps.Load(*file)
+	if err != nil {
+		return err
+	}
+	runs, err := f.Expand(func(d data.Spec, t tokenizer.Spec) (int, error) {
+		// Builds the tokenizer only when V is not known up front; cached.
+		return data.VocabSize(ctx, d, t, cacheDir)
+	})
+	if err != nil {
+		return err
+	}
+	dbPath, err := resolveDBPath(*dbFlag, *file)
+	if err != nil {
+		return err
+	}
+	stored, dbExists, err := storedRuns(ctx, dbPath, c.e)
+	if err != nil {
+		return err
+	}
+	rows := make([]planRow, len(runs))
+	for i, r := range runs {
+		total, nonEmb := r.Model.ParamCounts()
+		rows[i] = planRow{
+			Name: r.Name, Experiment: r.Experiment, Family: r.Family,
+			Shape: fmt.Sprintf("%dx%dx%d", r.Model.NEmbd, r.Model.NHead, r.Model.NLayer), Width: r.Model.Width(),
+			ParamsTotal: total, ParamsNonEmbedding: nonEmb,
+			FlopsPerToken: r.Model.FlopsPerToken(), TrainFlopsPerToken: r.Model.TrainFlopsPerToken(),
+			StepsTotal: r.TotalSteps(), BudgetTokens: r.BudgetTokens(), TrainFlops: r.TrainFlops(),
+			Budget: r.Budget, Nonreproducible: r.Nonreproducible(),
+			State: runState(r, stored), Hash: r.Hash(), Config: r.ConfigJSON(),
+		}
+		if rows[i].State == stateChanged {
+			rows[i].ChangedKeys = changedKeys(stored[r.Name].ConfigJSON, r.ConfigJSON())
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			return fmt.Errorf("write plan: %w", err)
+		}
+		return nil
+	}
+	return writePlanTable(c.e.stdout, rows, runs, *file, dbPath, dbExists)
+}
+
+// storedRuns reads every run of the database at path, by name. A missing
+// database is not an error: every run is new.
+func storedRuns(ctx context.Context, path string, e env) (map[string]store.Run, bool, error) {
+	db, err := store.OpenReadOnly(path, store.WithLogger(e.log))
+	if errors.Is(err, store.ErrNoDatabase) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer db.Close()
+	list, err := db.ListRuns(ctx)
+	if err != nil {
+		return nil, true, fmt.Errorf("read runs of %s: %w", path, err)
+	}
+	m := make(map[string]store.Run, len(list))
+	for _, r := range list {
+		m[r.Name] = r
+	}
+	return m, true, nil
+}
+
+// runState compares a planned run with its database row.
+func runState(r sweeps.Run, stored map[string]store.Run) string {
+	s, ok := stored[r.Name]
+	switch {
+	case !ok:
+		return stateNew
+	case s.ConfigHash != r.Hash():
+		return stateChanged
+	case s.Status == store.StatusDone:
+		return stateDone
+	case s.Status == store.StatusRunning:
+		return stateRunning
+	case s.Status == store.StatusFailed:
+		return stateFailed
+	}
+	return stateNew
+}
+
+// changedKeys lists the dotted keys whose values differ between two
+// configuration JSON objects (all keys when the stored one is unreadable).
+func changedKeys(stored, planned []byte) []string {
+	var a, b any
+	if json.Unmarshal(stored, &a) != nil || json.Unmarshal(planned, &b) != nil {
+		return []string{"(stored configuration unreadable)"}
+	}
+	fa, fb := map[string]string{}, map[string]string{}
+	flatten("", a, fa)
+	flatten("", b, fb)
+	var keys []string
+	for k, v := range fb {
+		if w, ok := fa[k]; !ok || w != v {
+			keys = append(keys, k)
+		}
+	}
+	for k := range fa {
+		if _, ok := fb[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// flatten writes the leaves of a decoded JSON value under dotted keys.
+func flatten(prefix string, v any, out map[string]string) {
+	if m, ok := v.(map[string]any); ok {
+		for k, c := range m {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			flatten(key, c, out)
+		}
+		return
+	}
+	b, _ := json.Marshal(v)
+	out[prefix] = string(b)
+}
+
+// writePlanTable prints the human-readable plan.
+func writePlanTable(w io.Writer, rows []planRow, runs []sweeps.Run, file, dbPath string, dbExists bool) error {
+	hasMatch := false
+	for _, r := range runs {
+		hasMatch = hasMatch || r.Match != nil
+	}
+	header := []string{"NAME", "FAMILY", "SHAPE", "PARAMS", "NON-EMB"}
+	if hasMatch {
+		header = append(header, "TARGET")
+	}
+	header = append(header, "FLOPS/TOK", "STEPS", "TOKENS", "STATE")
+	table := [][]string{header}
+	counts := map[string]int{}
+	nonrepro := 0
+	var totalTokens int64
+	var totalFlops float64
+	for i, row := range rows {
+		r := runs[i]
+		counts[row.State]++
+		totalTokens += row.BudgetTokens
+		totalFlops += row.TrainFlops
+		line := []string{row.Name, row.Family, row.Shape, commas(row.ParamsTotal), commas(row.ParamsNonEmbedding)}
+		if hasMatch {
+			t := "-"
+			if r.Match != nil {
+				t = r.Match.By + " " + siFormat(r.Match.Target)
+			}
+			line = append(line, t)
+		}
+		steps, tokens := commas(row.StepsTotal), commas(row.BudgetTokens)
+		if row.Nonreproducible {
+			steps, tokens = strconv.FormatFloat(r.Budget.Seconds, 'g', -1, 64)+"s*", "-"
+			nonrepro++
+		}
+		state := row.State
+		if len(row.ChangedKeys) > 0 {
+			state += " (" + strings.Join(row.ChangedKeys, ", ") + ")"
+		}
+		line = append(line, siFormat(float64(row.FlopsPerToken)), steps, tokens, state)
+		table = append(table, line)
+	}
+	// Words left-aligned, numbers right-aligned.
+	left := map[string]bool{"NAME": true, "FAMILY": true, "SHAPE": true, "TARGET": true, "STATE": true}
+	widths := make([]int, len(header))
+	for _, line := range table {
+		for j, cell := range line {
+			widths[j] = max(widths[j], len(cell))
+		}
+	}
+	var b strings.Builder
+	for _, line := range table {
+		for j, cell := range line {
+			pad := strings.Repeat(" ", widths[j]-len(cell))
+			if j > 0 {
+				b.WriteString("  ")
+			}
+			if left[header[j]] {
+				b.WriteString(cell)
+				if j < len(line)-1 {
+					b.WriteString(pad)
+				}
+			} else {
+				b.WriteString(pad + cell)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write plan: %w", err)
+	}
+	var parts []string
+	for _, s := range []string{stateNew, stateDone, stateChanged, stateRunning, stateFailed} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	where := dbPath
+	if !dbExists {
+		where += " (not created yet)"
+	}
+	fmt.Fprintf(w, "\n%d runs from %s: %s; results database %s\n", len(rows), file, strings.Join(parts, ", "), where)
+	fmt.Fprintf(w, "total budget: %s training tokens, %s training FLOPs (analytic)\n", siFormat(float64(totalTokens)), siFormat(totalFlops))
+	fmt.Fprintln(w, "SHAPE is n_embd x n_head x n_layer; FLOPS/TOK is forward (training is 3x).")
+	if nonrepro > 0 {
+		fmt.Fprintf(w, "* %d run(s) have a wall-clock (seconds) budget: their length depends on the machine, not reproducible.\n", nonrepro)
+	}
+	if counts[stateChanged] > 0 {
+		fmt.Fprintln(w, "changed: the database holds these runs under another configuration; `tinyscale run --fresh --only NAME` retrains them.")
+	}
+	return nil
+}
+
+// commas writes n with thousands separators: 4,194,304.
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// siFormat writes v with three significant digits and a K/M/G/T/P suffix: 8.52M.
+func siFormat(v float64) string {
+	units := []string{"", "K", "M", "G", "T", "P", "E"}
+	i := 0
+	for v >= 999.5 && i < len(units)-1 {
+		v /= 1000
+		i++
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + units[i]
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tinyscale/tinyscale/store"
+	"github.com/tinyscale/tinyscale/store/storetest"
+)
+
+const issueFile = "../../sweeps/testdata/issue.yaml"
+
+func runPlan(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = runMain(context.Background(), append([]string{"plan"}, args...), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// planJSON runs plan --json on file against dbPath and decodes the rows.
+func planJSON(t *testing.T, file, dbPath, cache string) []map[string]any {
+	t.Helper()
+	out, errs, code := runPlan(t, "-f", file, "--db", dbPath, "--cache", cache, "--json")
+	if code != 0 {
+		t.Fatalf("plan exit %d: %s", code, errs)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("plan --json output is not a JSON array: %v\n%s", err, out)
+	}
+	return rows
+}
+
+func TestPlanJSONIssueFile(t *testing.T) {
+	dir := t.TempDir()
+	rows := planJSON(t, issueFile, filepath.Join(dir, "absent.db"), filepath.Join(dir, "cache"))
+	perExp := map[string]int{}
+	for _, r := range rows {
+		for _, k := range []string{"name", "experiment", "family", "params_total", "params_non_embedding",
+			"flops_per_token", "budget_tokens", "config", "state", "hash", "nonreproducible", "steps_total", "shape"} {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("row %v has no %q", r["name"], k)
+			}
+		}
+		perExp[r["experiment"].(string)]++
+		if r["state"] != stateNew {
+			t.Errorf("%v: state %v without a database, want new", r["name"], r["state"])
+		}
+		cfg := r["config"].(map[string]any)
+		model := cfg["model"].(map[string]any)
+		if cfg["name"] != r["name"] || model["vocab_size"].(float64) < 2 || r["steps_total"].(float64) != 200 ||
+			r["budget_tokens"].(float64) != 200*8*64 || r["params_total"].(float64) <= r["params_non_embedding"].(float64) ||
+			len(r["hash"].(string)) != 64 {
+			t.Errorf("row %v", r)
+		}
+	}
+	if len(rows) != 20 || perExp["paper-pair"] != 4 || perExp["ladder"] != 12 || perExp["xga-ablation"] != 4 {
+		t.Errorf("%d runs %v, want 20: 4 paper-pair, 12 ladder, 4 xga-ablation", len(rows), perExp)
+	}
+}
+
+// TestPlanStates compares with a database holding runs done, running,
+// failed, registered only, and under another configuration.
+func TestPlanStates(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	dbPath := filepath.Join(dir, "results.db")
+	rows := planJSON(t, issueFile, dbPath, cache)
+
+	ctx := context.Background()
+	db := storetest.MustOpenPath(t, dbPath)
+	want := map[string]string{}
+	for i, status := range []string{store.StatusDone, store.StatusRunning, store.StatusFailed, store.StatusPending, "other-hash"} {
+		name, hash := rows[i]["name"].(string), rows[i]["hash"].(string)
+		config := rows[i]["config"].(map[string]any)
+		want[name] = status
+		if status == "other-hash" { // the database trained it with another lr
+			config["optimizer"].(map[string]any)["lr"] = 0.5
+			hash = strings.Repeat("0", 64)
+		}
+		cfg, err := json.Marshal(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := storetest.Run(name, hash)
+		r.ConfigJSON = cfg
+		switch status {
+		case "other-hash":
+			want[name] = stateChanged
+		case store.StatusPending:
+			want[name] = stateNew
+		}
+		storetest.MustAddRun(t, db, r)
+		if status != store.StatusPending && status != "other-hash" {
+			if err := db.SetStatus(ctx, name, status, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range planJSON(t, issueFile, dbPath, cache) {
+		w, ok := want[r["name"].(string)]
+		if !ok {
+			w = stateNew
+		}
+		if r["state"] != w {
+			t.Errorf("%v: state %v, want %s", r["name"], r["state"], w)
+		}
+		if keys, _ := r["changed_keys"].([]any); (w == stateChanged) != (len(keys) == 1 && keys[0] == "optimizer.lr") {
+			t.Errorf("%v: changed_keys %v", r["name"], keys)
+		}
+	}
+
+	out, errs, code := runPlan(t, "-f", issueFile, "--db", dbPath, "--cache", cache)
+	if code != 0 {
+		t.Fatalf("plan exit %d: %s", code, errs)
+	}
+	for _, s := range []string{"NAME", "PARAMS", "NON-EMB", "FLOPS/TOK", "STATE", "TARGET", "params 1M",
+		"paper-pair/silia/seed=1", "ladder/silia/params=1M,optimizer.lr=0.003",
+		"20 runs from " + issueFile + ": 16 new, 1 done, 1 changed, 1 running, 1 failed",
+		"changed (optimizer.lr)", "total budget: 2.05M training tokens"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("table lacks %q:\n%s", s, out)
+		}
+	}
+}
+
+func TestPlanSecondsBudgetIsMarked(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "exp.yaml")
+	src := "defaults: {budget: {seconds: 600}}\nexperiments:\n  - {name: quick, models: [{family: silia, n_embd: 8}]}\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runPlan(t, "-f", file, "--db", filepath.Join(dir, "r.db"), "--cache", filepath.Join(dir, "cache"))
+	if code != 0 {
+		t.Fatalf("plan exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, "600s*") || !strings.Contains(out, "not reproducible") {
+		t.Errorf("seconds budget not marked:\n%s", out)
+	}
+	rows := planJSON(t, file, filepath.Join(dir, "r.db"), filepath.Join(dir, "cache"))
+	if len(rows) != 1 || rows[0]["nonreproducible"] != true || rows[0]["steps_total"].(float64) != 0 {
+		t.Errorf("rows %v", rows)
+	}
+}
+
+func TestPlanDefaultExperimentsFile(t *testing.T) {
+	dir := t.TempDir()
+	rows := planJSON(t, "../../experiments.yaml", filepath.Join(dir, "r.db"), filepath.Join(dir, "cache"))
+	fams := map[string]bool{}
+	for _, r := range rows {
+		fams[r["family"].(string)] = true
+		if r["nonreproducible"] != false {
+			t.Errorf("%v: the default experiment must be reproducible", r["name"])
+		}
+	}
+	if !fams["gpt2-rope-swiglu"] || !fams["silia"] {
+		t.Errorf("default experiment families %v, want the gpt2-rope-swiglu / silia pair", fams)
+	}
+}
+
+func TestPlanErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("experiments:\n  - name: x\n    models: [{family: gpt3}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"--nope"}, 2, "flag provided but not defined"},
+		{"extra argument", []string{"-f", issueFile, "more"}, 2, `unexpected argument "more"`},
+		{"missing file", []string{"-f", filepath.Join(dir, "none.yaml")}, 1, "no such file"},
+		{"bad file", []string{"-f", bad}, 1, bad + `:3: model.family: "gpt3" is not allowed (allowed: gpt2, gpt2-rope-swiglu, silia, silia-xga)`},
+		{"help", []string{"--help"}, 0, "usage: tinyscale plan"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errs, code := runPlan(t, append(tc.args, "--cache", filepath.Join(dir, "cache"))...)
+			if code != tc.code || !strings.Contains(errs, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, errs, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestCommasAndSI(t *testing.T) {
+	tests := []struct {
+		n    int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {4194304, "4,194,304"}, {-1234, "-1,234"}}
+	for _, tc := range tests {
+		if got := commas(tc.n); got != tc.want {
+			t.Errorf("commas(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	si := []struct {
+		v    float64
+		want string
+	}{{0, "0"}, {512, "512"}, {8519680, "8.52M"}, {1e15, "1P"}, {999.6, "1K"}}
+	for _, tc := range si {
+		if got := siFormat(tc.v); got != tc.want {
+			t.Errorf("si(%g) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
