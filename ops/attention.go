@@ -1,0 +1,488 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// AttnConfig describes a fused causal self-attention layer.
+type AttnConfig struct {
+	// B batch, T sequence length, H heads, HD head dim.
+	B, T, H, HD int
+	// PerHead: each head's slice of a qkv row is [q|k|v] (or [q|k|v|g] with
+	// Gate), as the silia families view qkv as (B,T,H,parts*hd). Otherwise the
+	// row is [Q|K|V] across heads, as nanoGPT's c_attn split(n_embd).
+	PerHead bool
+	// RoPE rotates q and k (rotate-half, base 10000) by position.
+	RoPE bool
+	// QKNorm RMS-normalises q and k over hd (after RoPE), eps RMSEps.
+	QKNorm bool
+	// Gate multiplies each head's output by sigmoid(g) (needs PerHead).
+	Gate bool
+	// XSA removes from each head's output its component along its own token's
+	// normalised value vector: y -= (y.vn) vn, vn = v/max(||v||, 1e-12).
+	XSA bool
+}
+
+// Parts is the number of hd-wide slices per head in a qkv row (3 or 4).
+func (c AttnConfig) Parts() int {
+	if c.Gate {
+		return 4
+	}
+	return 3
+}
+
+// Validate checks the configuration.
+func (c AttnConfig) Validate() error {
+	if c.B <= 0 || c.T <= 0 || c.H <= 0 || c.HD <= 0 {
+		return fmt.Errorf("attention: B, T, H, HD must be > 0, got %d %d %d %d", c.B, c.T, c.H, c.HD)
+	}
+	if c.RoPE && c.HD%2 != 0 {
+		return fmt.Errorf("attention: rope needs an even head dim, got %d", c.HD)
+	}
+	if c.Gate && !c.PerHead {
+		return fmt.Errorf("attention: the gate needs the per-head qkv layout")
+	}
+	return nil
+}
+
+// off is the column offset of part p (0 q, 1 k, 2 v, 3 g) of head h in a qkv row.
+func (c AttnConfig) off(p, h int) int {
+	if c.PerHead {
+		return (h*c.Parts() + p) * c.HD
+	}
+	return (p*c.H + h) * c.HD
+}
+
+// RopeTables returns cos and sin of freq[t,i] = t / 10000^(2i/hd), (T, hd/2).
+func RopeTables(t, hd int) (cos, sin []float32) {
+	d := hd / 2
+	cos, sin = make([]float32, t*d), make([]float32, t*d)
+	for p := 0; p < t; p++ {
+		for i := 0; i < d; i++ {
+			invFreq := float32(1 / math.Pow(10000, float64(2*i)/float64(hd)))
+			f := float64(float32(p) * invFreq)
+			cos[p*d+i], sin[p*d+i] = float32(math.Cos(f)), float32(math.Sin(f))
+		}
+	}
+	return cos, sin
+}
+
+// Rope rotates x (hd) at the position whose tables are cos, sin (hd/2) into y:
+// y = [x1 c + x2 s, -x1 s + x2 c]. y and x may alias.
+func Rope(y, x, cos, sin []float32) {
+	d := len(cos)
+	for i := 0; i < d; i++ {
+		x1, x2 := x[i], x[i+d]
+		y[i] = x1*cos[i] + x2*sin[i]
+		y[i+d] = -x1*sin[i] + x2*cos[i]
+	}
+}
+
+// ropeBwd maps dy to dx in place (the transpose rotation).
+func ropeBwd(d, cos, sin []float32) {
+	h := len(cos)
+	for i := 0; i < h; i++ {
+		d1, d2 := d[i], d[i+h]
+		d[i] = d1*cos[i] - d2*sin[i]
+		d[i+h] = d1*sin[i] + d2*cos[i]
+	}
+}
+
+// rmsInPlace normalises x by its RMS and returns 1/rms.
+func rmsInPlace(x []float32) float32 {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	rs := float32(1 / math.Sqrt(ss/float64(len(x))+RMSEps))
+	for i := range x {
+		x[i] *= rs
+	}
+	return rs
+}
+
+// dot is sum a[i]*b[i] with gonum's pure-Go/assembly kernel, which is safe
+// to call from many goroutines at once (unlike a run-time OpenBLAS behind
+// gorgonia.WhichBLAS).
+func dot(a, b []float32) float32 { return gonum.Implementation{}.Sdot(len(a), a, 1, b[:len(a)], 1) }
+
+// axpy is y += a*x with gonum's pure-Go/assembly kernel.
+func axpy(a float32, x, y []float32) {
+	gonum.Implementation{}.Saxpy(len(x), a, x, 1, y[:len(x)], 1)
+}
+
+const xsaEps = 1e-12
+
+// Attention is fused causal multi-head self-attention from the qkv projection
+// (B*T, H*parts*hd) to the concatenated heads (B*T, H*hd): RoPE, QK-norm,
+// softmax(q k^T/sqrt(hd) + causal) v flash-style (one score row at a time;
+// per-row log-sum-exp kept; scores recomputed in backward), then the optional
+// sigmoid gate and exclusive step. Batch×heads run in parallel goroutines.
+type Attention struct {
+	base
+	cfg      AttnConfig
+	cos, sin []float32
+	// saved for backward, laid out (B, H, T, hd) / (B, H, T)
+	qn, kn, o     []float32
+	lse, rsq, rsk []float32
+	scratch       []float32
+	y             *tensor.Dense
+}
+
+// NewAttention applies fused attention to qkv (B*T, H*parts*hd).
+func NewAttention(qkv *G.Node, cfg AttnConfig) (*G.Node, *Attention, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	n, w := cfg.B*cfg.T, cfg.H*cfg.Parts()*cfg.HD
+	if s := qkv.Shape(); s.Dims() != 2 || s[0] != n || s[1] != w {
+		return nil, nil, fmt.Errorf("attention: qkv %v, want (%d, %d)", s, n, w)
+	}
+	op := newAttentionOp(cfg)
+	y, err := G.ApplyOp(op, qkv)
+	return y, op, err
+}
+
+func newAttentionOp(cfg AttnConfig) *Attention {
+	n := cfg.B * cfg.T
+	sz := n * cfg.H * cfg.HD
+	op := &Attention{base: newBase("Attention", []int{n, cfg.H * cfg.HD}, 2, 2), cfg: cfg,
+		qn: make([]float32, sz), kn: make([]float32, sz), o: make([]float32, sz),
+		lse: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H)}
+	if cfg.RoPE {
+		op.cos, op.sin = RopeTables(cfg.T, cfg.HD)
+	}
+	return op
+}
+
+// workerScratch returns worker k's scratch of size per.
+func (op *Attention) workerScratch(k, per int) []float32 {
+	return op.scratch[k*per : (k+1)*per]
+}
+
+func (op *Attention) ensureScratch(per int) {
+	if need := Workers() * per; len(op.scratch) < need {
+		op.scratch = make([]float32, need)
+	}
+}
+
+// Do runs the forward pass.
+func (op *Attention) Do(vs ...G.Value) (G.Value, error) {
+	c := op.cfg
+	in, err := inputs(op.name, vs, c.B*c.T*c.H*c.Parts()*c.HD)
+	if err != nil {
+		return nil, err
+	}
+	y := outBuf(&op.y, op.shape)
+	op.forward(y.Float32s(), in[0])
+	return y, nil
+}
+
+func (op *Attention) forward(out, qkv []float32) {
+	c := op.cfg
+	T, hd, H := c.T, c.HD, c.H
+	stride := H * c.Parts() * hd
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	op.ensureScratch(T)
+	parallelFor(c.B*H, 1, func(k, lo, hi int) {
+		s := op.workerScratch(k, T)
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/H, bh%H
+			for t := 0; t < T; t++ {
+				row := qkv[(b*T+t)*stride:]
+				st := (bh*T + t) * hd
+				q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
+				copy(q, row[c.off(0, h):c.off(0, h)+hd])
+				copy(kk, row[c.off(1, h):c.off(1, h)+hd])
+				if c.RoPE {
+					cs, sn := op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2]
+					Rope(q, q, cs, sn)
+					Rope(kk, kk, cs, sn)
+				}
+				if c.QKNorm {
+					op.rsq[bh*T+t] = rmsInPlace(q)
+					op.rsk[bh*T+t] = rmsInPlace(kk)
+				}
+			}
+			for i := 0; i < T; i++ {
+				qi := op.qn[(bh*T+i)*hd : (bh*T+i+1)*hd]
+				m := float32(math.Inf(-1))
+				for j := 0; j <= i; j++ {
+					s[j] = dot(qi, op.kn[(bh*T+j)*hd:(bh*T+j+1)*hd]) * scale
+					m = max(m, s[j])
+				}
+				oi := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
+				zero(oi)
+				var l float32
+				for j := 0; j <= i; j++ {
+					p := float32(math.Exp(float64(s[j] - m)))
+					l += p
+					vo := (b*T+j)*stride + c.off(2, h)
+					axpy(p, qkv[vo:vo+hd], oi)
+				}
+				inv := 1 / l
+				for d := range oi {
+					oi[d] *= inv
+				}
+				op.lse[bh*T+i] = m + float32(math.Log(float64(l)))
+				row := qkv[(b*T+i)*stride:]
+				yo := (b*T+i)*H*hd + h*hd
+				epilogue(out[yo:yo+hd], oi, row, c, h)
+			}
+		}
+	})
+}
+
+// epilogue writes y = gate/xsa(o) for one row of one head.
+func epilogue(y, o, row []float32, c AttnConfig, h int) {
+	hd := c.HD
+	copy(y, o)
+	if c.Gate {
+		g := row[c.off(3, h) : c.off(3, h)+hd]
+		for d := range y {
+			y[d] *= sigmoid(g[d])
+		}
+	}
+	if c.XSA {
+		v := row[c.off(2, h) : c.off(2, h)+hd]
+		n := max(float32(math.Sqrt(float64(dot(v, v)))), xsaEps)
+		a := dot(y, v) / (n * n)
+		axpy(-a, v, y)
+	}
+}
+
+// DiffWRT: the qkv input.
+func (op *Attention) DiffWRT(n int) []bool { return trues(n) }
+
+// SymDiff returns d(qkv).
+func (op *Attention) SymDiff(ins G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	c := op.cfg
+	b := &attentionBwd{base: newBase("AttentionBwd", []int{c.B * c.T, c.H * c.Parts() * c.HD}, 2, 2, 2), fwd: op}
+	d, err := G.ApplyOp(b, ins[0], grad)
+	return G.Nodes{d}, err
+}
+
+type attentionBwd struct {
+	base
+	fwd *Attention
+	d   *tensor.Dense
+}
+
+func (op *attentionBwd) Do(vs ...G.Value) (G.Value, error) {
+	c := op.fwd.cfg
+	in, err := inputs(op.name, vs, c.B*c.T*c.H*c.Parts()*c.HD, c.B*c.T*c.H*c.HD)
+	if err != nil {
+		return nil, err
+	}
+	out := outBuf(&op.d, op.shape)
+	op.fwd.backward(out.Float32s(), in[0], in[1])
+	return out, nil
+}
+
+// backward computes dqkv from qkv and dout using the saved forward state.
+func (op *Attention) backward(dqkv, qkv, dout []float32) {
+	c := op.cfg
+	T, hd, H := c.T, c.HD, c.H
+	stride := H * c.Parts() * hd
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	per := 3*T*hd + T
+	op.ensureScratch(per)
+	parallelFor(c.B*H, 1, func(k, lo, hi int) {
+		sc := op.workerScratch(k, per)
+		dO, dQ, dK, D := sc[:T*hd], sc[T*hd:2*T*hd], sc[2*T*hd:3*T*hd], sc[3*T*hd:]
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/H, bh%H
+			zero(dQ)
+			zero(dK)
+			// epilogue backward: dO, dv (xsa), dg (gate)
+			for i := 0; i < T; i++ {
+				row := qkv[(b*T+i)*stride:]
+				drow := dqkv[(b*T+i)*stride:]
+				o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
+				gy := dout[(b*T+i)*H*hd+h*hd : (b*T+i)*H*hd+(h+1)*hd]
+				do := dO[i*hd : (i+1)*hd]
+				dv := drow[c.off(2, h) : c.off(2, h)+hd]
+				zero(dv)
+				copy(do, gy)
+				var g []float32
+				if c.Gate {
+					g = row[c.off(3, h) : c.off(3, h)+hd]
+				}
+				if c.XSA {
+					v := row[c.off(2, h) : c.off(2, h)+hd]
+					nv := float32(math.Sqrt(float64(dot(v, v))))
+					n := max(nv, xsaEps)
+					// y1 = gated o; vn = v/n
+					var a, cc float32 // a = y1.vn, cc = dy.vn
+					for d := 0; d < hd; d++ {
+						y1 := o[d]
+						if g != nil {
+							y1 *= sigmoid(g[d])
+						}
+						a += y1 * v[d] / n
+						cc += gy[d] * v[d] / n
+					}
+					// dvn = -a dy - cc y1; dy1 = dy - cc vn
+					var vdv float32
+					for d := 0; d < hd; d++ {
+						y1 := o[d]
+						if g != nil {
+							y1 *= sigmoid(g[d])
+						}
+						dvn := -a*gy[d] - cc*y1
+						dv[d] = dvn // temporarily dvn
+						vdv += v[d] / n * dvn
+						do[d] = gy[d] - cc*v[d]/n
+					}
+					for d := 0; d < hd; d++ {
+						if nv > xsaEps {
+							dv[d] = (dv[d] - v[d]/n*vdv) / nv
+						} else {
+							dv[d] /= xsaEps
+						}
+					}
+				}
+				if c.Gate {
+					dg := drow[c.off(3, h) : c.off(3, h)+hd]
+					for d := 0; d < hd; d++ {
+						s := sigmoid(g[d])
+						dg[d] = do[d] * o[d] * s * (1 - s)
+						do[d] *= s
+					}
+				}
+				D[i] = dot(do, o)
+			}
+			// attention core backward with recomputed probabilities
+			for i := 0; i < T; i++ {
+				qi := op.qn[(bh*T+i)*hd : (bh*T+i+1)*hd]
+				do := dO[i*hd : (i+1)*hd]
+				dqi := dQ[i*hd : (i+1)*hd]
+				lse := op.lse[bh*T+i]
+				for j := 0; j <= i; j++ {
+					kj := op.kn[(bh*T+j)*hd : (bh*T+j+1)*hd]
+					p := float32(math.Exp(float64(dot(qi, kj)*scale - lse)))
+					vo := (b*T+j)*stride + c.off(2, h)
+					axpy(p, do, dqkv[vo:vo+hd])
+					ds := p * (dot(do, qkv[vo:vo+hd]) - D[i]) * scale
+					axpy(ds, kj, dqi)
+					axpy(ds, qi, dK[j*hd:(j+1)*hd])
+				}
+			}
+			// QK-norm and RoPE backward into dqkv
+			for t := 0; t < T; t++ {
+				drow := dqkv[(b*T+t)*stride:]
+				for p, dx := range [][]float32{dQ[t*hd : (t+1)*hd], dK[t*hd : (t+1)*hd]} {
+					if c.QKNorm {
+						xn, rs := op.qn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsq[bh*T+t]
+						if p == 1 {
+							xn, rs = op.kn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsk[bh*T+t]
+						}
+						m := dot(dx, xn) / float32(hd)
+						for d := range dx {
+							dx[d] = rs * (dx[d] - xn[d]*m)
+						}
+					}
+					if c.RoPE {
+						ropeBwd(dx, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
+					}
+					copy(drow[c.off(p, h):c.off(p, h)+hd], dx)
+				}
+			}
+		}
+	})
+}
+
+// AttentionRef is the plain reference: per head, materialise q, k, v, the
+// full masked T×T score matrix and softmax, in float64.
+func AttentionRef(out, qkv []float32, c AttnConfig) {
+	T, hd, H := c.T, c.HD, c.H
+	stride := H * c.Parts() * hd
+	var cos, sin []float32
+	if c.RoPE {
+		cos, sin = RopeTables(T, hd)
+	}
+	get := func(b, t, p, h int) []float32 {
+		r := qkv[(b*T+t)*stride+c.off(p, h):]
+		x := make([]float32, hd)
+		copy(x, r[:hd])
+		if p < 2 && c.RoPE {
+			Rope(x, append([]float32(nil), x...), cos[t*hd/2:(t+1)*hd/2], sin[t*hd/2:(t+1)*hd/2])
+		}
+		if p < 2 && c.QKNorm {
+			var ss float64
+			for _, v := range x {
+				ss += float64(v) * float64(v)
+			}
+			rs := 1 / math.Sqrt(ss/float64(hd)+RMSEps)
+			for i := range x {
+				x[i] = float32(float64(x[i]) * rs)
+			}
+		}
+		return x
+	}
+	for b := 0; b < c.B; b++ {
+		for h := 0; h < H; h++ {
+			att := make([][]float64, T)
+			for i := 0; i < T; i++ {
+				att[i] = make([]float64, T)
+				qi := get(b, i, 0, h)
+				for j := 0; j < T; j++ {
+					if j > i {
+						att[i][j] = math.Inf(-1)
+						continue
+					}
+					kj := get(b, j, 1, h)
+					var s float64
+					for d := range qi {
+						s += float64(qi[d]) * float64(kj[d])
+					}
+					att[i][j] = s / math.Sqrt(float64(hd))
+				}
+				m := math.Inf(-1)
+				for _, s := range att[i] {
+					m = math.Max(m, s)
+				}
+				var l float64
+				for j := range att[i] {
+					att[i][j] = math.Exp(att[i][j] - m)
+					l += att[i][j]
+				}
+				y := make([]float64, hd)
+				for j := 0; j <= i; j++ {
+					vj := get(b, j, 2, h)
+					for d := range y {
+						y[d] += att[i][j] / l * float64(vj[d])
+					}
+				}
+				if c.Gate {
+					g := get(b, i, 3, h)
+					for d := range y {
+						y[d] *= 1 / (1 + math.Exp(-float64(g[d])))
+					}
+				}
+				if c.XSA {
+					v := get(b, i, 2, h)
+					var n, yv float64
+					for d := range v {
+						n += float64(v[d]) * float64(v[d])
+					}
+					n = math.Max(math.Sqrt(n), xsaEps)
+					for d := range v {
+						yv += y[d] * float64(v[d]) / n
+					}
+					for d := range y {
+						y[d] -= yv * float64(v[d]) / n
+					}
+				}
+				for d := range y {
+					out[(b*T+i)*H*hd+h*hd+d] = float32(y[d])
+				}
+			}
+		}
+	}
+}
