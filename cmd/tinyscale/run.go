@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"gorgonia.org/gorgonia"
+
+	"github.com/tinyscale/tinyscale/blas"
+	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/runner"
+	"github.com/tinyscale/tinyscale/store"
+	"github.com/tinyscale/tinyscale/sweeps"
+	"github.com/tinyscale/tinyscale/tokenizer"
+)
+
+// runCommand trains the runs of an experiments file (package runner).
+type runCommand struct{ e env }
+
+func newRunCmd(e env) command { return runCommand{e: e} }
+
+// Name implements command.
+func (runCommand) Name() string { return "run" }
+
+// Summary implements command.
+func (runCommand) Summary() string {
+	return "train the pending runs of an experiments file (resumes interrupted runs)"
+}
+
+// Run implements command.
+func (c runCommand) Run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(c.e.stderr)
+	file := fs.String("f", defaultExperimentsFile, "experiments `FILE`")
+	dbFlag := fs.String("db", "", "results database `PATH` (default: the file's db key, else "+defaultDBFile+")")
+	only := fs.String("only", "", "train only runs whose name (or a /-prefix of it) matches `GLOB`, e.g. 'paper-pair/*'")
+	shardFlag := fs.String("shard", "", "train only shard `K/N` of the runs (run i goes to shard i%N+1), for parallel processes")
+	fresh := fs.Bool("fresh", false, "discard the selected runs' results and checkpoints and start them from scratch")
+	cache := fs.String("cache", "", "data cache `DIR` (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: tinyscale run [-f FILE] [--db PATH] [--only GLOB] [--shard K/N] [--fresh]\n\n"+
+			"Registers every run of FILE in the results database, then trains the selected runs that are not\n"+
+			"done, in order. Interrupted runs resume from their newest checkpoint, exactly. Several processes\n"+
+			"may share one database (--shard, leases): a run is never trained twice.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	shard, err := runner.ParseShard(*shardFlag)
+	if err != nil {
+		return usageError{err}
+	}
+	cacheDir := *cache
+	if cacheDir == "" {
+		cacheDir = data.DefaultCacheDir()
+	}
+	f, err := sweeps.Load(*file)
+	if err != nil {
+		return err
+	}
+	runs, err := f.Expand(func(d data.Spec, t tokenizer.Spec) (int, error) {
+		p, err := data.Prepare(ctx, d, t, cacheDir)
+		if err != nil {
+			return 0, err
+		}
+		return p.Tokenizer.VocabSize(), nil
+	})
+	if err != nil {
+		return err
+	}
+	selected, err := runner.Select(runs, *only, shard)
+	if err != nil {
+		return usageError{err}
+	}
+	if *only != "" && len(selected) == 0 {
+		return fmt.Errorf("--only %q matches no run of %s (%d runs; `tinyscale plan` lists them)", *only, *file, len(runs))
+	}
+	if *fresh && *only == "" {
+		c.e.log.Warn("--fresh without --only: every selected run starts from scratch")
+	}
+	path, err := resolveDBPath(*dbFlag, *file)
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(path, store.WithLogger(c.e.log))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	impl, info := blas.Load()
+	gorgonia.Use(impl)
+	c.e.log.Info("training", "runs", len(runs), "selected", len(selected), "db", path, "blas", info.String(), "gomaxprocs", runtime.GOMAXPROCS(0))
+	if info.Fallback != "" {
+		c.e.log.Warn("OpenBLAS not loaded; using pure-Go BLAS", "reason", info.Fallback)
+	}
+
+	host, _ := os.Hostname()
+	opts := runner.Options{
+		DB: db, Runs: runs, Selected: selected, Fresh: *fresh, Log: c.e.log, BLAS: impl,
+		Env:      store.RunEnv{Host: host, GoVersion: runtime.Version(), TinyscaleVersion: buildVersion(), BLAS: info.String()},
+		Progress: c.e.stdout, Terminal: stdoutIsTerminal(c.e.stdout),
+	}
+	opts.Wire(cacheDir)
+	sum, err := runner.Run(ctx, opts)
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted; progress is checkpointed: rerun `tinyscale run` to resume")
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.e.stdout, "%d done, %d failed, %d skipped (done earlier, failed earlier, or claimed by another process)\n",
+		sum.Done, sum.Failed, sum.Skipped)
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d run(s) failed; `tinyscale status` shows why", sum.Failed)
+	}
+	return nil
+}
+
+// stdoutIsTerminal reports whether w is a character device (an interactive terminal).
+func stdoutIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// buildVersion is the module version or VCS revision the binary was built from.
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		v = rev[:min(12, len(rev))] + dirty
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return strings.TrimSpace(v)
+}
