@@ -113,7 +113,8 @@ type RunConfig struct {
 	LR        float64
 	MinLR     float64
 	Seed      uint64
-	// Grid is the configuration with the seed and the run name removed,
+	// Grid is the configuration with the seed, the run name and the echo of
+	// the swept values removed,
 	// serialised canonically: runs with equal Grid differ only by seed.
 	Grid string
 }
@@ -160,6 +161,9 @@ func ParseConfig(configJSON string) (RunConfig, error) {
 	}
 	delete(raw, "seed")
 	delete(raw, "name")
+	// "sweep" echoes the swept values (seed among them) that the resolved
+	// fields already hold; keeping it would split seeds into groups.
+	delete(raw, "sweep")
 	grid, err := json.Marshal(raw) // map keys are sorted: canonical
 	if err != nil {
 		return rc, fmt.Errorf("canonicalise config_json: %w", err)

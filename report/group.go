@@ -131,8 +131,9 @@ func (g *group) status() string {
 func pairKeyOf(name, family string) string {
 	var keep []string
 	for _, seg := range strings.Split(name, "/") {
+		seg = dropSeedItems(seg)
 		switch {
-		case strings.HasPrefix(seg, "seed="):
+		case seg == "":
 			continue
 		case seg == family || seg == "family="+family:
 			continue
@@ -142,6 +143,19 @@ func pairKeyOf(name, family string) string {
 		keep = append(keep, seg)
 	}
 	return strings.Join(keep, "/")
+}
+
+// dropSeedItems removes "seed=..." items from a comma-separated name
+// segment such as "params=1M,seed=2" (sweeps joins swept keys with commas).
+func dropSeedItems(seg string) string {
+	items := strings.Split(seg, ",")
+	keep := items[:0]
+	for _, it := range items {
+		if !strings.HasPrefix(it, "seed=") {
+			keep = append(keep, it)
+		}
+	}
+	return strings.Join(keep, ",")
 }
 
 // analysis is the grouped view of a dataset that tables and figures share.
