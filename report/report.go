@@ -211,6 +211,10 @@ func (r *Report) WriteDir(dir string) error {
 		return fmt.Errorf("write report: %w", err)
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
+	// MkdirTemp makes the folder 0700; a report is meant to be shared.
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
 	names := make([]string, 0, len(r.Files))
 	for n := range r.Files {
 		names = append(names, n)

@@ -343,6 +343,10 @@ func WriteFile(path string, f *File) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
+	// CreateTemp makes the file 0600; an exported model is meant to be shared.
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
+	}
 	if _, err = tmp.Write(b); err != nil {
 		return fmt.Errorf("write %s: %w", tmp.Name(), err)
 	}

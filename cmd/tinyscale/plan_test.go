@@ -215,3 +215,36 @@ func TestCommasAndSI(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanPaperCounts is issue 3's check through the CLI: with the paper's
+// byte-level BPE of 8192 tokens, plan reports the published parameter counts
+// of the paper pair (4,194,304 and 819,200). The corpus is a 2M-character
+// slice of GOROOT, so the tokenizer trains in seconds.
+func TestPlanPaperCounts(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../examples/paper-v1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	yml := strings.Replace(string(src), "tokens: 8M", "tokens: 2M", 1)
+	file := filepath.Join(dir, "paper.yaml")
+	if err := os.WriteFile(file, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"paper-v1/gpt2-rope-swiglu/seed=1": 4_194_304,
+		"paper-v1/silia/seed=1":            819_200,
+	}
+	for _, r := range planJSON(t, file, filepath.Join(dir, "absent.db"), filepath.Join(dir, "cache")) {
+		name := r["name"].(string)
+		if w, ok := want[name]; ok {
+			if got := r["params_total"].(float64); got != w {
+				t.Errorf("%s: params_total %v, want %v", name, got, w)
+			}
+			delete(want, name)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("runs missing from plan: %v", want)
+	}
+}
