@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tinyscale/tinyscale/internal/atomicfile"
 	"github.com/tinyscale/tinyscale/tokenizer"
 )
 
@@ -107,7 +108,7 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 			return nil, fmt.Errorf("dataset %s: marshal tokenizer: %w", spec.Name, err)
 		}
 		entry := encodeEntry(cacheEntry{tokenizerJSON: js, train: p.Train, val: p.Val, bytesPerToken: p.BytesPerToken})
-		if err := writeAtomic(path, entry); err != nil {
+		if err := atomicfile.WriteFile(path, entry, 0o644); err != nil {
 			// A cache that cannot be written must not stop a run.
 			slog.Warn("data cache: cannot store entry, continuing without cache", "dataset", spec.Name, "path", path, "err", err)
 		} else {
