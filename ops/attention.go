@@ -120,9 +120,13 @@ const xsaEps = 1e-12
 
 // Attention is fused causal multi-head self-attention from the qkv projection
 // (B*T, H*parts*hd) to the concatenated heads (B*T, H*hd): RoPE, QK-norm,
-// softmax(q k^T/sqrt(hd) + causal) v flash-style (one score row at a time;
-// per-row log-sum-exp kept; scores recomputed in backward), then the optional
-// sigmoid gate and exclusive step. Batch×heads run in parallel goroutines.
+// softmax(q k^T/sqrt(hd) + causal) v flash-style (blocks of attnBlock query
+// rows against their unmasked keys as small tile products, never a masked
+// T×T tensor; per-row log-sum-exp kept; scores recomputed in backward), then
+// the optional sigmoid gate and exclusive step. Batch×heads run on Workers()
+// goroutines, each with its own scratch; the tile products use an AVX2/FMA
+// micro-kernel where the CPU has one and gonum's serial Sgemm otherwise
+// (attention_kernels.go).
 type Attention struct {
 	base
 	cfg      AttnConfig
@@ -132,6 +136,10 @@ type Attention struct {
 	lse, rsq, rsk []float32
 	scratch       []float32
 	y             *tensor.Dense
+	// fma: the tile products run on the AVX2/FMA micro-kernel (when the
+	// CPU has it), otherwise on gonum's serial Sgemm.
+	fma  bool
+	pool headPool
 }
 
 // NewAttention applies fused attention to qkv (B*T, H*parts*hd).
@@ -153,20 +161,26 @@ func newAttentionOp(cfg AttnConfig) *Attention {
 	sz := n * cfg.H * cfg.HD
 	op := &Attention{base: newBase("Attention", []int{n, cfg.H * cfg.HD}, 2, 2), cfg: cfg,
 		qn: make([]float32, sz), kn: make([]float32, sz), o: make([]float32, sz),
-		lse: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H)}
+		lse: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H),
+		fma: haveFMA}
 	if cfg.RoPE {
 		op.cos, op.sin = RopeTables(cfg.T, cfg.HD)
 	}
 	return op
 }
 
-// workerScratch returns worker k's scratch of size per.
-func (op *Attention) workerScratch(k, per int) []float32 {
-	return op.scratch[k*per : (k+1)*per]
+// workerScratch returns worker k's scratch of size per and its tile
+// products (with their packing buffers, which follow per in the scratch).
+func (op *Attention) workerScratch(k, per int) ([]float32, attnTiles) {
+	all := per + attnPackSize(op.cfg.T, op.cfg.HD)
+	sc := op.scratch[k*all : (k+1)*all]
+	return sc[:per], newAttnTiles(op.fma, op.cfg.T, op.cfg.HD, sc[per:])
 }
 
+// ensureScratch sizes the scratch for Workers() workers of per floats each
+// plus their packing buffers; it allocates only when that grows.
 func (op *Attention) ensureScratch(per int) {
-	if need := Workers() * per; len(op.scratch) < need {
+	if need := Workers() * (per + attnPackSize(op.cfg.T, op.cfg.HD)); len(op.scratch) < need {
 		op.scratch = make([]float32, need)
 	}
 }
@@ -183,57 +197,81 @@ func (op *Attention) Do(vs ...G.Value) (G.Value, error) {
 	return y, nil
 }
 
+// prepQK writes head h's rotated and normalised q and k of batch b (x is the
+// batch's qkv rows) into op.qn, op.kn at bh, and their 1/rms into op.rsq, op.rsk.
+func (op *Attention) prepQK(bh, h int, x []float32) {
+	c := op.cfg
+	T, hd := c.T, c.HD
+	stride := c.H * c.Parts() * hd
+	qo, ko := c.off(0, h), c.off(1, h)
+	for t := 0; t < T; t++ {
+		row := x[t*stride:]
+		st := (bh*T + t) * hd
+		q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
+		copy(q, row[qo:qo+hd])
+		copy(kk, row[ko:ko+hd])
+		if c.RoPE {
+			ropeQK(q, kk, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
+		}
+		if c.QKNorm {
+			op.rsq[bh*T+t] = rmsInPlace(q)
+			op.rsk[bh*T+t] = rmsInPlace(kk)
+		}
+	}
+}
+
+// forward computes, per (batch, head) on parallel workers, blocks of
+// attnBlock query rows at once: the causal score tile q kᵀ against the keys
+// up to the block's last row (tiles past the diagonal skipped), the row
+// softmax of the scaled scores in place (log-sum-exp saved), o = P v as one
+// product (masked terms skipped), then o's rows divided by the softmax sums.
 func (op *Attention) forward(out, qkv []float32) {
 	c := op.cfg
 	T, hd, H := c.T, c.HD, c.H
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	op.ensureScratch(T)
-	parallelFor(c.B*H, 1, func(k, lo, hi int) {
-		s := op.workerScratch(k, T)
-		for bh := lo; bh < hi; bh++ {
-			b, h := bh/H, bh%H
-			for t := 0; t < T; t++ {
-				row := qkv[(b*T+t)*stride:]
-				st := (bh*T + t) * hd
-				q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
-				copy(q, row[c.off(0, h):c.off(0, h)+hd])
-				copy(kk, row[c.off(1, h):c.off(1, h)+hd])
-				if c.RoPE {
-					cs, sn := op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2]
-					Rope(q, q, cs, sn)
-					Rope(kk, kk, cs, sn)
+	br := min(attnBlock, T)
+	op.ensureScratch(br*T + br)
+	op.pool.each(c.B*H, func(k, bh int) {
+		sc, w := op.workerScratch(k, br*T+br)
+		S, inv := sc[:br*T], sc[br*T:]
+		b, h := bh/H, bh%H
+		x := qkv[b*T*stride : (b+1)*T*stride]
+		op.prepQK(bh, h, x)
+		Q, K := op.qn[bh*T*hd:(bh+1)*T*hd], op.kn[bh*T*hd:(bh+1)*T*hd]
+		O, lse := op.o[bh*T*hd:(bh+1)*T*hd], op.lse[bh*T:(bh+1)*T]
+		V := x[c.off(2, h):]
+		w.packForward(K, V, stride)
+		for r0 := 0; r0 < T; r0 += br {
+			rb := min(br, T-r0)
+			n := r0 + rb
+			w.qk(S, T, Q[r0*hd:], K, r0, rb)
+			for li := 0; li < rb; li++ {
+				i := r0 + li
+				row := S[li*T : li*T+n]
+				m := row[0]
+				for _, s := range row[1 : i+1] {
+					if s > m {
+						m = s
+					}
 				}
-				if c.QKNorm {
-					op.rsq[bh*T+t] = rmsInPlace(q)
-					op.rsk[bh*T+t] = rmsInPlace(kk)
+				m *= scale
+				l := w.expSum(row[:i+1], scale, m)
+				clear(row[i+1:])
+				inv[li] = 1 / l
+				lse[i] = m + float32(math.Log(float64(l)))
+			}
+			w.pv(O[r0*hd:], S, T, V, stride, r0, rb)
+			for li := 0; li < rb; li++ { // normalise o rather than P
+				o := O[(r0+li)*hd : (r0+li+1)*hd]
+				for d := range o {
+					o[d] *= inv[li]
 				}
 			}
-			for i := 0; i < T; i++ {
-				qi := op.qn[(bh*T+i)*hd : (bh*T+i+1)*hd]
-				m := float32(math.Inf(-1))
-				for j := 0; j <= i; j++ {
-					s[j] = dot(qi, op.kn[(bh*T+j)*hd:(bh*T+j+1)*hd]) * scale
-					m = max(m, s[j])
-				}
-				oi := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
-				zero(oi)
-				var l float32
-				for j := 0; j <= i; j++ {
-					p := float32(math.Exp(float64(s[j] - m)))
-					l += p
-					vo := (b*T+j)*stride + c.off(2, h)
-					axpy(p, qkv[vo:vo+hd], oi)
-				}
-				inv := 1 / l
-				for d := range oi {
-					oi[d] *= inv
-				}
-				op.lse[bh*T+i] = m + float32(math.Log(float64(l)))
-				row := qkv[(b*T+i)*stride:]
-				yo := (b*T+i)*H*hd + h*hd
-				epilogue(out[yo:yo+hd], oi, row, c, h)
-			}
+		}
+		for i := 0; i < T; i++ {
+			yo := (b*T+i)*H*hd + h*hd
+			epilogue(out[yo:yo+hd], O[i*hd:(i+1)*hd], x[i*stride:], c, h)
 		}
 	})
 }
@@ -284,114 +322,128 @@ func (op *attentionBwd) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
-// backward computes dqkv from qkv and dout using the saved forward state.
+// backward computes dqkv from qkv and dout using the saved forward state
+// (rotated, normalised q and k, o and the log-sum-exp): per (batch, head) and
+// block of attnBlock query rows, P is recomputed from q kᵀ, dP = dO vᵀ,
+// dS = P∘(dP − rowsum(dO∘o))/sqrt(hd), then dv += Pᵀ dO, dk += dSᵀ q and
+// dq = dS k, each as one tile product.
 func (op *Attention) backward(dqkv, qkv, dout []float32) {
 	c := op.cfg
 	T, hd, H := c.T, c.HD, c.H
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
-	per := 3*T*hd + T
+	br := min(attnBlock, T)
+	per := 3*T*hd + T + 2*br*T
 	op.ensureScratch(per)
-	parallelFor(c.B*H, 1, func(k, lo, hi int) {
-		sc := op.workerScratch(k, per)
-		dO, dQ, dK, D := sc[:T*hd], sc[T*hd:2*T*hd], sc[2*T*hd:3*T*hd], sc[3*T*hd:]
-		for bh := lo; bh < hi; bh++ {
-			b, h := bh/H, bh%H
-			zero(dQ)
-			zero(dK)
-			// epilogue backward: dO, dv (xsa), dg (gate)
-			for i := 0; i < T; i++ {
-				row := qkv[(b*T+i)*stride:]
-				drow := dqkv[(b*T+i)*stride:]
-				o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
-				gy := dout[(b*T+i)*H*hd+h*hd : (b*T+i)*H*hd+(h+1)*hd]
-				do := dO[i*hd : (i+1)*hd]
-				dv := drow[c.off(2, h) : c.off(2, h)+hd]
-				zero(dv)
-				copy(do, gy)
-				var g []float32
-				if c.Gate {
-					g = row[c.off(3, h) : c.off(3, h)+hd]
-				}
-				if c.XSA {
-					v := row[c.off(2, h) : c.off(2, h)+hd]
-					nv := float32(math.Sqrt(float64(dot(v, v))))
-					n := max(nv, xsaEps)
-					// y1 = gated o; vn = v/n
-					var a, cc float32 // a = y1.vn, cc = dy.vn
-					for d := 0; d < hd; d++ {
-						y1 := o[d]
-						if g != nil {
-							y1 *= sigmoid(g[d])
-						}
-						a += y1 * v[d] / n
-						cc += gy[d] * v[d] / n
-					}
-					// dvn = -a dy - cc y1; dy1 = dy - cc vn
-					var vdv float32
-					for d := 0; d < hd; d++ {
-						y1 := o[d]
-						if g != nil {
-							y1 *= sigmoid(g[d])
-						}
-						dvn := -a*gy[d] - cc*y1
-						dv[d] = dvn // temporarily dvn
-						vdv += v[d] / n * dvn
-						do[d] = gy[d] - cc*v[d]/n
-					}
-					for d := 0; d < hd; d++ {
-						if nv > xsaEps {
-							dv[d] = (dv[d] - v[d]/n*vdv) / nv
-						} else {
-							dv[d] /= xsaEps
-						}
-					}
-				}
-				if c.Gate {
-					dg := drow[c.off(3, h) : c.off(3, h)+hd]
-					for d := 0; d < hd; d++ {
-						s := sigmoid(g[d])
-						dg[d] = do[d] * o[d] * s * (1 - s)
-						do[d] *= s
-					}
-				}
-				D[i] = dot(do, o)
+	op.pool.each(c.B*H, func(k, bh int) {
+		sc, w := op.workerScratch(k, per)
+		dO, dQ, dK, D := sc[:T*hd], sc[T*hd:2*T*hd], sc[2*T*hd:3*T*hd], sc[3*T*hd:3*T*hd+T]
+		P, dS := sc[3*T*hd+T:3*T*hd+T+br*T], sc[3*T*hd+T+br*T:]
+		b, h := bh/H, bh%H
+		zero(dK)
+		// epilogue backward: dO, dv (xsa), dg (gate)
+		for i := 0; i < T; i++ {
+			row := qkv[(b*T+i)*stride:]
+			drow := dqkv[(b*T+i)*stride:]
+			o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
+			gy := dout[(b*T+i)*H*hd+h*hd : (b*T+i)*H*hd+(h+1)*hd]
+			do := dO[i*hd : (i+1)*hd]
+			dv := drow[c.off(2, h) : c.off(2, h)+hd]
+			zero(dv)
+			copy(do, gy)
+			var g []float32
+			if c.Gate {
+				g = row[c.off(3, h) : c.off(3, h)+hd]
 			}
-			// attention core backward with recomputed probabilities
-			for i := 0; i < T; i++ {
-				qi := op.qn[(bh*T+i)*hd : (bh*T+i+1)*hd]
-				do := dO[i*hd : (i+1)*hd]
-				dqi := dQ[i*hd : (i+1)*hd]
-				lse := op.lse[bh*T+i]
-				for j := 0; j <= i; j++ {
-					kj := op.kn[(bh*T+j)*hd : (bh*T+j+1)*hd]
-					p := float32(math.Exp(float64(dot(qi, kj)*scale - lse)))
-					vo := (b*T+j)*stride + c.off(2, h)
-					axpy(p, do, dqkv[vo:vo+hd])
-					ds := p * (dot(do, qkv[vo:vo+hd]) - D[i]) * scale
-					axpy(ds, kj, dqi)
-					axpy(ds, qi, dK[j*hd:(j+1)*hd])
+			if c.XSA {
+				v := row[c.off(2, h) : c.off(2, h)+hd]
+				nv := float32(math.Sqrt(float64(dot(v, v))))
+				n := max(nv, xsaEps)
+				// y1 = gated o; vn = v/n
+				var a, cc float32 // a = y1.vn, cc = dy.vn
+				for d := 0; d < hd; d++ {
+					y1 := o[d]
+					if g != nil {
+						y1 *= sigmoid(g[d])
+					}
+					a += y1 * v[d] / n
+					cc += gy[d] * v[d] / n
+				}
+				// dvn = -a dy - cc y1; dy1 = dy - cc vn
+				var vdv float32
+				for d := 0; d < hd; d++ {
+					y1 := o[d]
+					if g != nil {
+						y1 *= sigmoid(g[d])
+					}
+					dvn := -a*gy[d] - cc*y1
+					dv[d] = dvn // temporarily dvn
+					vdv += v[d] / n * dvn
+					do[d] = gy[d] - cc*v[d]/n
+				}
+				for d := 0; d < hd; d++ {
+					if nv > xsaEps {
+						dv[d] = (dv[d] - v[d]/n*vdv) / nv
+					} else {
+						dv[d] /= xsaEps
+					}
 				}
 			}
-			// QK-norm and RoPE backward into dqkv
-			for t := 0; t < T; t++ {
-				drow := dqkv[(b*T+t)*stride:]
-				for p, dx := range [][]float32{dQ[t*hd : (t+1)*hd], dK[t*hd : (t+1)*hd]} {
-					if c.QKNorm {
-						xn, rs := op.qn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsq[bh*T+t]
-						if p == 1 {
-							xn, rs = op.kn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsk[bh*T+t]
-						}
-						m := dot(dx, xn) / float32(hd)
-						for d := range dx {
-							dx[d] = rs * (dx[d] - xn[d]*m)
-						}
-					}
-					if c.RoPE {
-						ropeBwd(dx, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
-					}
-					copy(drow[c.off(p, h):c.off(p, h)+hd], dx)
+			if c.Gate {
+				dg := drow[c.off(3, h) : c.off(3, h)+hd]
+				for d := 0; d < hd; d++ {
+					s := sigmoid(g[d])
+					dg[d] = do[d] * o[d] * s * (1 - s)
+					do[d] *= s
 				}
+			}
+			D[i] = dot(do, o)
+		}
+		// attention core backward, attnBlock query rows at a time, with
+		// the probabilities recomputed from the saved log-sum-exp
+		Q, K := op.qn[bh*T*hd:(bh+1)*T*hd], op.kn[bh*T*hd:(bh+1)*T*hd]
+		lse := op.lse[bh*T : (bh+1)*T]
+		V := qkv[b*T*stride+c.off(2, h):]
+		dV := dqkv[b*T*stride+c.off(2, h):]
+		w.packBackward(K, V, stride)
+		for r0 := 0; r0 < T; r0 += br {
+			rb := min(br, T-r0)
+			n := r0 + rb
+			w.qk(P, T, Q[r0*hd:], K, r0, rb)
+			w.dov(dS, T, dO[r0*hd:], V, stride, r0, rb)
+			for li := 0; li < rb; li++ {
+				i := r0 + li
+				prow, srow := P[li*T:li*T+n], dS[li*T:li*T+n]
+				w.expSum(prow[:i+1], scale, lse[i])
+				di := D[i]
+				for j, p := range prow[:i+1] {
+					srow[j] = p * (srow[j] - di) * scale
+				}
+				clear(prow[i+1:])
+				clear(srow[i+1:])
+			}
+			w.acc(dV, stride, P, T, dO[r0*hd:], n, rb)
+			w.acc(dK, hd, dS, T, Q[r0*hd:], n, rb)
+			w.pv(dQ[r0*hd:], dS, T, K, hd, r0, rb)
+		}
+		// QK-norm and RoPE backward into dqkv
+		for t := 0; t < T; t++ {
+			drow := dqkv[(b*T+t)*stride:]
+			for p, dx := range [][]float32{dQ[t*hd : (t+1)*hd], dK[t*hd : (t+1)*hd]} {
+				if c.QKNorm {
+					xn, rs := op.qn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsq[bh*T+t]
+					if p == 1 {
+						xn, rs = op.kn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsk[bh*T+t]
+					}
+					m := dot(dx, xn) / float32(hd)
+					for d := range dx {
+						dx[d] = rs * (dx[d] - xn[d]*m)
+					}
+				}
+				if c.RoPE {
+					ropeBwd(dx, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
+				}
+				copy(drow[c.off(p, h):c.off(p, h)+hd], dx)
 			}
 		}
 	})

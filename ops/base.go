@@ -19,8 +19,9 @@
 //
 // Matrix products go through gorgonia.WhichBLAS (OpenBLAS when the binary
 // installs it, gonum otherwise) from the tape's single goroutine; attention's
-// per-head work runs on Workers() goroutines with gonum's pure-Go/assembly
-// level-1 kernels, which are safe to call concurrently.
+// per-head work runs on Workers() goroutines with its own tile kernels
+// (attention_kernels.go: AVX2/FMA assembly where available, gonum otherwise),
+// held to the plain reference kernel AttentionRef by the tests.
 package ops
 
 import (

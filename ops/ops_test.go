@@ -162,6 +162,13 @@ func TestGradients(t *testing.T) {
 		{"attn-gate", [][]int{{8, 32}}, attn(with(func(c *AttnConfig) { c.Gate = true }))},
 		{"attn-xsa", [][]int{{8, 24}}, attn(with(func(c *AttnConfig) { c.XSA = true }))},
 		{"attn-xga-all", [][]int{{8, 32}}, attn(with(func(c *AttnConfig) { c.RoPE, c.QKNorm, c.Gate, c.XSA = true, true, true, true }))},
+		{"attn-xga-all-gonum", [][]int{{8, 32}}, func(in G.Nodes) (*G.Node, error) {
+			y, op, err := NewAttention(in[0], with(func(c *AttnConfig) { c.RoPE, c.QKNorm, c.Gate, c.XSA = true, true, true, true }))
+			if err == nil {
+				op.fma = false // the gonum tile kernels (what CPUs without AVX2/FMA run)
+			}
+			return y, err
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { gradCheck(t, tc.shapes, tc.build) })

@@ -1,0 +1,20 @@
+package ops
+
+import "golang.org/x/sys/cpu"
+
+// haveFMA reports whether this CPU (and OS) run the AVX2/FMA attention
+// micro-kernel in attention_amd64.s.
+var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// kern6x16 is C[0:6, 0:16] += A·B for six row-major rows of A (a[i*lda+p],
+// p < k) and a packed k×16 panel of B (b[p*16+j]); lda and ldc are in
+// elements. AVX2 + FMA only.
+//
+//go:noescape
+func kern6x16(k int, a *float32, lda int, b, c *float32, ldc int)
+
+// expScaled8 sets x[j] = e^(a*x[j]-b) for len(x) a multiple of 8 and
+// returns their sum (see attention_amd64.s). AVX2 + FMA only.
+//
+//go:noescape
+func expScaled8(x []float32, a, b float32) float32

@@ -1,0 +1,382 @@
+package ops
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+// Tile kernels of the fused attention op. Every product goes through gonum's
+// Sgemm on tiles of at most gemmTile×gemmTile outputs: gonum runs a product
+// of fewer than 4 such blocks serially on the calling goroutine (no
+// goroutines, no allocation), with its assembly dot/axpy kernels, so many
+// attention workers can call it at once. OpenBLAS (gorgonia.WhichBLAS) is not
+// used here: its threads spin and its calls must be serialised.
+
+// gemmTile is gonum's Sgemm block size; a product of one such block of C is
+// computed serially.
+const gemmTile = 64
+
+// attnBlock is the number of query rows processed together in the attention
+// kernels (a score tile is attnBlock × T).
+const attnBlock = 64
+
+var sgemmImpl gonum.Implementation
+
+// gemm is C = alpha op(A) op(B) + beta C (row-major, m×n, inner k), split into
+// output tiles of at most gemmTile×gemmTile so that gonum computes each
+// serially on this goroutine.
+func gemm(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	for i0 := 0; i0 < m; i0 += gemmTile {
+		mb := min(gemmTile, m-i0)
+		var ai []float32
+		if tA {
+			ai = a[i0:]
+		} else {
+			ai = a[i0*lda:]
+		}
+		for j0 := 0; j0 < n; j0 += gemmTile {
+			nb := min(gemmTile, n-j0)
+			var bj []float32
+			if tB {
+				bj = b[j0*ldb:]
+			} else {
+				bj = b[j0:]
+			}
+			sgemmImpl.Sgemm(ta, tb, mb, nb, k, alpha, ai, lda, bj, ldb, beta, c[i0*ldc+j0:], ldc)
+		}
+	}
+}
+
+// causalNT sets C[i, j] = alpha a_i·b_j for the rb query rows i whose
+// absolute positions are r0+i (a starts at row r0, b at row 0) and the
+// unmasked keys j <= r0+i; k is the vector length. Masked entries of C are
+// left as they were.
+func causalNT(c []float32, ldc int, a []float32, lda int, b []float32, ldb int, r0, rb, k int, alpha float32) {
+	if r0 > 0 { // keys before the block: all unmasked
+		gemm(false, true, rb, r0, k, alpha, a, lda, b, ldb, 0, c, ldc)
+	}
+	for i := 0; i < rb; i++ { // the diagonal block, row by row
+		gemm(false, true, 1, i+1, k, alpha, a[i*lda:], lda, b[r0*ldb:], ldb, 0, c[i*ldc+r0:], ldc)
+	}
+}
+
+// expf is e^x in float32 (Cephes expf: range reduction by ln 2 and a degree-6
+// polynomial; relative error about 1e-7). It returns 0 below -87.3 (where
+// e^x leaves the normal float32 range) and +Inf above 88.7; NaN stays NaN.
+func expf(x float32) float32 {
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	if x != x || x > 88.72283 {
+		return x * float32(math.Inf(1)) // NaN or +Inf
+	}
+	if x < -87.33654 {
+		return 0
+	}
+	t := x * log2e
+	var n int32
+	if t < 0 {
+		n = int32(t - 0.5)
+	} else {
+		n = int32(t + 0.5)
+	}
+	fn := float32(n)
+	r := x - fn*ln2hi - fn*ln2lo
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	p = p*r*r + r + 1
+	// scale by 2^n in two steps so that n = 128 (x near 88.7) does not overflow the exponent
+	if n > 127 {
+		return p * 2 * math.Float32frombits(uint32(n-1+127)<<23)
+	}
+	if n < -126 {
+		return p * math.Float32frombits(uint32(n+126+127)<<23) * 0x1p-126
+	}
+	return p * math.Float32frombits(uint32(n+127)<<23)
+}
+
+// Register tile of kern6x16.
+const (
+	kmr, knr = 6, 16
+)
+
+func up16(x int) int { return (x + knr - 1) / knr * knr }
+
+// packB copies op(B) (k×n; B[p][j] = b[p*ldb+j], or b[j*ldb+p] when tB) into
+// 16-column panels for kern6x16: panel q at pb[q*16*k:], element [p][j] at
+// p*16+j, the last panel zero-padded. pb needs k*up16(n) floats.
+func packB(pb []float32, tB bool, k, n int, b []float32, ldb int) {
+	for j0 := 0; j0 < n; j0 += knr {
+		cw := min(knr, n-j0)
+		panel := pb[j0*k : (j0+knr)*k]
+		if tB {
+			for j := 0; j < cw; j++ {
+				for p, v := range b[(j0+j)*ldb : (j0+j)*ldb+k] {
+					panel[p*knr+j] = v
+				}
+			}
+			if cw < knr {
+				for p := 0; p < k; p++ {
+					clear(panel[p*knr+cw : (p+1)*knr])
+				}
+			}
+			continue
+		}
+		for p := 0; p < k; p++ {
+			dst := panel[p*knr : (p+1)*knr]
+			copy(dst, b[p*ldb+j0:p*ldb+j0+cw])
+			clear(dst[cw:])
+		}
+	}
+}
+
+// gemmPacked is C = op(A)·B + beta C (beta 0 or 1; m×n, inner k) on the
+// AVX2/FMA micro-kernel, serially on this goroutine. B is packed by packB
+// with panel stride ks >= k (only its first k rows are used). A is read in
+// place when it is not transposed; a transposed A and the last, short row
+// panel go through pa (6*k floats). Causal limits, ignored when negative:
+// for the 6-row panel of C starting at row i0 with mb rows, only the 16-wide
+// column panels starting below nLim+i0+mb are computed (the caller discards
+// the entries past its diagonal), and only the terms p < kLim+i0+mb are
+// summed (the caller guarantees A is zero past them).
+func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda int, pb []float32, ks int, beta float32, c []float32, ldc int) {
+	if beta == 0 {
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc : i*ldc+n])
+		}
+	}
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	var tmp [kmr * knr]float32
+	for i0 := 0; i0 < m; i0 += kmr {
+		mb := min(kmr, m-i0)
+		kk, nn := k, n
+		if kLim >= 0 {
+			kk = min(k, kLim+i0+mb)
+		}
+		if nLim >= 0 {
+			nn = min(n, nLim+i0+mb)
+		}
+		if kk <= 0 || nn <= 0 {
+			continue
+		}
+		var ap []float32
+		ld := lda
+		switch {
+		case tA:
+			ap, ld = pa[:kmr*kk], kk
+			for p := 0; p < kk; p++ {
+				for i, v := range a[p*lda+i0 : p*lda+i0+mb] {
+					ap[i*kk+p] = v
+				}
+			}
+			clear(ap[mb*kk:])
+		case mb < kmr:
+			ap, ld = pa[:kmr*kk], kk
+			for i := 0; i < mb; i++ {
+				copy(ap[i*kk:(i+1)*kk], a[(i0+i)*lda:])
+			}
+			clear(ap[mb*kk:])
+		default:
+			ap = a[i0*lda : (i0+kmr-1)*lda+kk] // bounds for the kernel's reads
+		}
+		for j0 := 0; j0 < nn; j0 += knr {
+			panel := pb[j0*ks : j0*ks+kk*knr]
+			cw := min(knr, n-j0)
+			if mb == kmr && cw == knr {
+				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
+				kern6x16(kk, &ap[0], ld, &panel[0], &c[i0*ldc+j0], ldc)
+				continue
+			}
+			clear(tmp[:])
+			kern6x16(kk, &ap[0], ld, &panel[0], &tmp[0], knr)
+			for i := 0; i < mb; i++ {
+				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
+				for j := range row {
+					row[j] += tmp[i*knr+j]
+				}
+			}
+		}
+	}
+}
+
+// attnTiles is one attention worker's tile products for one (batch, head)
+// at a time, with sequence length t and head dim hd: on the AVX2/FMA kernel
+// (fma) with B operands packed once per head into the worker's buffers, or on
+// gonum's serial Sgemm. Scores are raw dot products (not scaled).
+type attnTiles struct {
+	fma   bool
+	t, hd int
+	// pa: A panel; kt: kᵀ (hd × t); vt: vᵀ (hd × t); kv: v or k (t × hd);
+	// blk: a block of rows of dO or q (attnBlock × hd).
+	pa, kt, vt, kv, blk []float32
+}
+
+// attnPackSize is the size of one worker's packing buffers.
+func attnPackSize(t, hd int) int {
+	br := min(attnBlock, t)
+	return kmr*max(t, hd) + 2*hd*up16(t) + t*up16(hd) + br*up16(hd)
+}
+
+// newAttnTiles carves a worker's packing buffers from buf (attnPackSize).
+func newAttnTiles(fma bool, t, hd int, buf []float32) attnTiles {
+	w := attnTiles{fma: fma, t: t, hd: hd}
+	if !fma {
+		return w
+	}
+	take := func(n int) []float32 { s := buf[:n:n]; buf = buf[n:]; return s }
+	w.pa = take(kmr * max(t, hd))
+	w.kt, w.vt = take(hd*up16(t)), take(hd*up16(t))
+	w.kv = take(t * up16(hd))
+	w.blk = take(min(attnBlock, t) * up16(hd))
+	return w
+}
+
+// packForward packs kᵀ and v (ldv: v's row stride) of one head.
+func (w attnTiles) packForward(k, v []float32, ldv int) {
+	if w.fma {
+		packB(w.kt, true, w.hd, w.t, k, w.hd)
+		packB(w.kv, false, w.t, w.hd, v, ldv)
+	}
+}
+
+// packBackward packs kᵀ, vᵀ and k of one head.
+func (w attnTiles) packBackward(k, v []float32, ldv int) {
+	if w.fma {
+		packB(w.kt, true, w.hd, w.t, k, w.hd)
+		packB(w.vt, true, w.hd, w.t, v, ldv)
+		packB(w.kv, false, w.t, w.hd, k, w.hd)
+	}
+}
+
+// qk sets s[i, j] = q_{r0+i}·k_j for the rb rows of the block at r0 (q
+// starts at row r0) and the keys j <= r0+i; s is rb × (r0+rb) with row
+// stride lds, its masked entries to be discarded.
+func (w attnTiles) qk(s []float32, lds int, q, k []float32, r0, rb int) {
+	if w.fma {
+		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, q, w.hd, w.kt, w.hd, 0, s, lds)
+		return
+	}
+	causalNT(s, lds, q, w.hd, k, w.hd, r0, rb, w.hd, 1)
+}
+
+// dov is qk for dO and v (row stride ldv): dp[i, j] = dO_{r0+i}·v_j.
+func (w attnTiles) dov(dp []float32, lds int, dO, v []float32, ldv, r0, rb int) {
+	if w.fma {
+		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, dO, w.hd, w.vt, w.hd, 0, dp, lds)
+		return
+	}
+	causalNT(dp, lds, dO, w.hd, v, ldv, r0, rb, w.hd, 1)
+}
+
+// pv sets o (rb × hd) = p · x[0:r0+rb] where p (row stride lds) is zero past
+// each row's diagonal; x is v (row stride ldx, packed by packForward) or k
+// (packed by packBackward).
+func (w attnTiles) pv(o []float32, p []float32, lds int, x []float32, ldx, r0, rb int) {
+	if w.fma {
+		gemmPacked(w.pa, false, rb, w.hd, r0+rb, -1, r0, p, lds, w.kv, w.t, 0, o, w.hd)
+		return
+	}
+	gemm(false, false, rb, w.hd, r0+rb, 1, p, lds, x, ldx, 0, o, w.hd)
+}
+
+// acc adds p[0:rb, 0:n]ᵀ · x (rb × hd, row stride hd) to c (n × hd, row
+// stride ldc).
+func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, n, rb int) {
+	if w.fma {
+		packB(w.blk, false, rb, w.hd, x, w.hd)
+		gemmPacked(w.pa, true, n, w.hd, rb, -1, -1, p, lds, w.blk, rb, 1, c, ldc)
+		return
+	}
+	gemm(true, false, n, w.hd, rb, 1, p, lds, x, w.hd, 1, c, ldc)
+}
+
+// headPool runs an attention kernel over (batch, head) indices; it lives in
+// the op so that a run allocates only its goroutines.
+type headPool struct {
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+// each runs f(worker, bh) for every bh in [0, n) on at most Workers()
+// goroutines that take the next index from a shared counter, so a worker
+// slowed down by a busy machine does not hold up the others (each index is
+// computed wholly by one worker: results do not depend on the schedule).
+// Not reentrant.
+func (hp *headPool) each(n int, f func(worker, bh int)) {
+	w := min(Workers(), n)
+	if w <= 1 {
+		for bh := 0; bh < n; bh++ {
+			f(0, bh)
+		}
+		return
+	}
+	hp.next.Store(0)
+	hp.wg.Add(w)
+	for k := 0; k < w; k++ {
+		go hp.work(k, n, f)
+	}
+	hp.wg.Wait()
+}
+
+func (hp *headPool) work(k, n int, f func(worker, bh int)) {
+	defer hp.wg.Done()
+	for {
+		bh := int(hp.next.Add(1) - 1)
+		if bh >= n {
+			return
+		}
+		f(k, bh)
+	}
+}
+
+// expSum sets x[j] = e^(a*x[j]-b) and returns the sum of the results, eight
+// at a time on AVX2/FMA (fma) and the rest with expf.
+func (w attnTiles) expSum(x []float32, a, b float32) float32 {
+	var s float32
+	n8 := 0
+	if w.fma {
+		if n8 = len(x) &^ 7; n8 > 0 {
+			s = expScaled8(x[:n8], a, b)
+		}
+	}
+	for j := n8; j < len(x); j++ {
+		p := expf(a*x[j] - b)
+		x[j] = p
+		s += p
+	}
+	return s
+}
+
+// ropeQK is Rope(q, q, cos, sin) and Rope(k, k, cos, sin) in one pass, with
+// the bounds checks hoisted.
+func ropeQK(q, k, cos, sin []float32) {
+	d := len(cos)
+	sin = sin[:d]
+	q1, q2, k1, k2 := q[:d], q[d:2*d], k[:d], k[d:2*d]
+	for i, c := range cos {
+		s := sin[i]
+		a, b := q1[i], q2[i]
+		q1[i], q2[i] = a*c+b*s, -a*s+b*c
+		a, b = k1[i], k2[i]
+		k1[i], k2[i] = a*c+b*s, -a*s+b*c
+	}
+}

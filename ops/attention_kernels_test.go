@@ -1,0 +1,122 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestExpf holds the float32 exp to math.Exp across its whole range.
+func TestExpf(t *testing.T) {
+	worst := 0.0
+	for x := -90.0; x <= 89; x += 0.0137 {
+		got, want := float64(expf(float32(x))), math.Exp(float64(float32(x)))
+		if want < 1.2e-38 { // below the normal range expf flushes to zero
+			if got > 1.2e-38 {
+				t.Fatalf("expf(%g) = %g, want about %g", x, got, want)
+			}
+			continue
+		}
+		if want > math.MaxFloat32 {
+			if !math.IsInf(got, 1) {
+				t.Fatalf("expf(%g) = %g, want +Inf", x, got)
+			}
+			continue
+		}
+		worst = math.Max(worst, math.Abs(got-want)/want)
+	}
+	if worst > 3e-7 {
+		t.Errorf("worst relative error %g, want <= 3e-7", worst)
+	}
+	if !math.IsNaN(float64(expf(float32(math.NaN())))) || expf(float32(math.Inf(-1))) != 0 || !math.IsInf(float64(expf(float32(math.Inf(1)))), 1) {
+		t.Error("expf special values")
+	}
+	t.Logf("worst relative error %.3g", worst)
+}
+
+// TestAttentionTiledMatchesRowwise holds the tiled forward and backward, on
+// the FMA micro-kernel (where the CPU has it) and on gonum's Sgemm, to the
+// row-at-a-time kernel they replaced and the forward to AttentionRef, on
+// shapes with several query blocks and ragged edges (T not a multiple of the
+// block or of 16, hd not a multiple of 16).
+func TestAttentionTiledMatchesRowwise(t *testing.T) {
+	cases := []AttnConfig{
+		{B: 2, T: 150, H: 2, HD: 24, PerHead: true, RoPE: true, QKNorm: true},
+		{B: 1, T: 70, H: 3, HD: 40},
+		{B: 2, T: 67, H: 2, HD: 16, PerHead: true, RoPE: true, QKNorm: true, Gate: true, XSA: true},
+		{B: 3, T: 5, H: 1, HD: 6, PerHead: true},
+	}
+	kernels := []bool{false}
+	if haveFMA {
+		kernels = append(kernels, true)
+	}
+	for _, c := range cases {
+		for _, fma := range kernels {
+			t.Run(fmt.Sprintf("T%d-hd%d-fma=%v", c.T, c.HD, fma), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(5, 6))
+				n := c.B * c.T
+				qkv := randSlice(rng, n*c.H*c.Parts()*c.HD, 1.5)
+				dout := randSlice(rng, n*c.H*c.HD, 1)
+				got, want, ref := make([]float32, n*c.H*c.HD), make([]float32, n*c.H*c.HD), make([]float32, n*c.H*c.HD)
+				op, old := newAttentionOp(c), newAttentionOp(c)
+				op.fma = fma
+				op.forward(got, qkv)
+				old.forwardRowwise(want, qkv)
+				AttentionRef(ref, qkv, c)
+				assertClose(t, got, want, 1e-5)
+				assertClose(t, got, ref, 1e-5)
+				dgot, dwant := make([]float32, len(qkv)), make([]float32, len(qkv))
+				op.backward(dgot, qkv, dout)
+				old.backwardRowwise(dwant, qkv, dout)
+				assertClose(t, dgot, dwant, 1e-4)
+				// a second run on the same buffers gives the same bits
+				again := make([]float32, len(qkv))
+				op.forward(got, qkv)
+				op.backward(again, qkv, dout)
+				for i := range again {
+					if again[i] != dgot[i] {
+						t.Fatalf("rerun differs at %d: %g vs %g", i, again[i], dgot[i])
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestExpSum holds the vector exp (and its scalar tail) to math.Exp.
+func TestExpSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, fma := range []bool{false, haveFMA} {
+		for _, n := range []int{0, 5, 8, 37, 256} {
+			x := randSlice(rng, n, 30)
+			if n > 5 {
+				x[1], x[2], x[3] = -200, float32(math.Inf(-1)), 0
+			}
+			orig := append([]float32(nil), x...)
+			const a, b = 0.125, 2.5
+			s := attnTiles{fma: fma}.expSum(x, a, b)
+			var want float64
+			for j, v := range orig {
+				arg := a*float64(v) - b
+				e := math.Exp(arg)
+				if e < 1.2e-38 {
+					e = 0
+				}
+				want += e
+				// the float32 argument carries a rounding error of |arg| 2^-24
+				if d := math.Abs(float64(x[j]) - e); d > (3e-7+math.Abs(arg)*1.2e-7)*e || (e == 0 && x[j] != 0) {
+					t.Fatalf("fma=%v n=%d: e^(%g*%g-%g) = %g, want %g", fma, n, a, v, b, x[j], e)
+				}
+			}
+			if math.Abs(float64(s)-want) > 1e-6*want {
+				t.Errorf("fma=%v n=%d: sum %g, want %g", fma, n, s, want)
+			}
+		}
+	}
+	x := []float32{1, 2, 3, 4, float32(math.NaN()), 6, 7, 8}
+	attnTiles{fma: haveFMA}.expSum(x, 1, 0)
+	if !math.IsNaN(float64(x[4])) {
+		t.Errorf("NaN in, %g out", x[4])
+	}
+}

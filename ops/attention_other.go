@@ -1,0 +1,35 @@
+//go:build !amd64
+
+package ops
+
+import "unsafe"
+
+// haveFMA is false off amd64: attention uses gonum's kernels.
+const haveFMA = false
+
+// kern6x16 is the plain-Go twin of the amd64 micro-kernel (never on the hot
+// path here; it keeps the packed driver buildable and testable everywhere).
+func kern6x16(k int, a *float32, lda int, b, c *float32, ldc int) {
+	as := unsafe.Slice(a, 5*lda+k)
+	bs := unsafe.Slice(b, 16*k)
+	cs := unsafe.Slice(c, 5*ldc+16)
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 16; j++ {
+			var s float32
+			for p := 0; p < k; p++ {
+				s += as[i*lda+p] * bs[p*16+j]
+			}
+			cs[i*ldc+j] += s
+		}
+	}
+}
+
+// expScaled8 is the plain-Go twin of the amd64 vector exp.
+func expScaled8(x []float32, a, b float32) float32 {
+	var s float32
+	for j, v := range x {
+		x[j] = expf(a*v - b)
+		s += x[j]
+	}
+	return s
+}
