@@ -421,3 +421,44 @@ func TestTrainerMatchesInference(t *testing.T) {
 		})
 	}
 }
+
+// TestAllocationPerStepUnder1MB holds issue 6's allocation target: in steady
+// state a training step allocates less than 1 MB of Go heap, for every
+// family (the ops own their buffers; gorgonia's tape re-uses them). The same
+// figure is reported by BenchmarkTrainerStep's b.ReportAllocs.
+func TestAllocationPerStepUnder1MB(t *testing.T) {
+	for _, fam := range Families() {
+		t.Run(fam, func(t *testing.T) {
+			c, _ := DefaultConfig(fam)
+			c.VocabSize, c.BlockSize, c.NLayer, c.NHead, c.NEmbd = 256, 64, 2, 4, 16
+			if fam == FamilyGPT2 || fam == FamilySilia {
+				c.NEmbd = 64
+			}
+			const B, steps = 4, 10
+			tr, err := NewTrainer(c, B, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 1))
+			in, tg := randTokens(rng, B*c.BlockSize, c.VocabSize), randTokens(rng, B*c.BlockSize, c.VocabSize)
+			for i := 0; i < 2; i++ { // first steps allocate the ops' buffers
+				if _, err := tr.Step(in, tg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for i := 0; i < steps; i++ {
+				if _, err := tr.Step(in, tg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			perStep := (after.TotalAlloc - before.TotalAlloc) / steps
+			if perStep >= 1<<20 {
+				t.Errorf("%d bytes allocated per step, want < 1 MB", perStep)
+			}
+			t.Logf("%s: %d bytes/step", fam, perStep)
+		})
+	}
+}
