@@ -204,6 +204,10 @@ func siLabel(v float64) string {
 		f float64
 		s string
 	}{{1e15, "P"}, {1e12, "T"}, {1e9, "G"}, {1e6, "M"}, {1e3, "k"}}
+	// Round to 3 significant digits first, so 999,856 reads "1M", not "1e+03k".
+	if r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64); err == nil {
+		v = r
+	}
 	for _, u := range units {
 		if math.Abs(v) >= u.f {
 			return strconv.FormatFloat(v/u.f, 'g', 3, 64) + u.s

@@ -166,3 +166,21 @@ func TestFitPowerLaw(t *testing.T) {
 		t.Errorf("Inverse below asymptote = %v, want +Inf", inv)
 	}
 }
+
+func TestSILabel(t *testing.T) {
+	tests := []struct {
+		v    float64
+		want string
+	}{
+		{999_856, "1M"},
+		{103_096, "103k"},
+		{1_500_000, "1.5M"},
+		{999, "999"},
+		{2.5e12, "2.5T"},
+	}
+	for _, tt := range tests {
+		if got := siLabel(tt.v); got != tt.want {
+			t.Errorf("siLabel(%v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}
