@@ -6,6 +6,19 @@ import "golang.org/x/sys/cpu"
 // micro-kernel in attention_amd64.s.
 var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// haveAVX512 reports whether the 16-row AVX-512 micro-kernel kern16x16z runs here.
+var haveAVX512 = haveFMA && cpu.X86.HasAVX512F
+
+// pickMicroKernel returns the row count and function of the attention tiles'
+// micro-kernel: the 16×16 AVX-512 kernel where the CPU has it, else the 6×16
+// AVX2 one (only called when haveFMA).
+func pickMicroKernel() (int, func(k int, a *float32, lda int, b, c *float32, ldc int)) {
+	if haveAVX512 {
+		return 16, kern16x16z
+	}
+	return 6, kern6x16
+}
+
 // kern6x16 is C[0:6, 0:16] += A·B for six row-major rows of A (a[i*lda+p],
 // p < k) and a packed k×16 panel of B (b[p*16+j]); lda and ldc are in
 // elements. AVX2 + FMA only.

@@ -112,10 +112,15 @@ func expf(x float32) float32 {
 	return p * math.Float32frombits(uint32(n+127)<<23)
 }
 
-// Register tile of kern6x16.
-const (
-	kmr, knr = 6, 16
-)
+// knr is the column width of the micro-kernels' register tile (and of
+// packB's panels); kmrMax bounds their row count.
+const knr, kmrMax = 16, 16
+
+// kmr is the row count of the micro-kernel that gemmPacked runs, microKern:
+// kern16x16z where the CPU has AVX-512F, kern6x16 otherwise (pickMicroKernel).
+// Both sum each element of C in the same order, so the choice does not change
+// results. Set once at start-up, read-only after.
+var kmr, microKern = pickMicroKernel()
 
 func up16(x int) int { return (x + knr - 1) / knr * knr }
 
@@ -165,7 +170,7 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
-	var tmp [kmr * knr]float32
+	var tmp [kmrMax * knr]float32
 	for i0 := 0; i0 < m; i0 += kmr {
 		mb := min(kmr, m-i0)
 		kk, nn := k, n
@@ -203,11 +208,11 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 			cw := min(knr, n-j0)
 			if mb == kmr && cw == knr {
 				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
-				kern6x16(kk, &ap[0], ld, &panel[0], &c[i0*ldc+j0], ldc)
+				microKern(kk, &ap[0], ld, &panel[0], &c[i0*ldc+j0], ldc)
 				continue
 			}
 			clear(tmp[:])
-			kern6x16(kk, &ap[0], ld, &panel[0], &tmp[0], knr)
+			microKern(kk, &ap[0], ld, &panel[0], &tmp[0], knr)
 			for i := 0; i < mb; i++ {
 				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
 				for j := range row {

@@ -7,6 +7,11 @@ import "unsafe"
 // haveFMA is false off amd64: attention uses gonum's kernels.
 const haveFMA = false
 
+// pickMicroKernel returns the plain-Go 6×16 kernel.
+func pickMicroKernel() (int, func(k int, a *float32, lda int, b, c *float32, ldc int)) {
+	return 6, kern6x16
+}
+
 // kern6x16 is the plain-Go twin of the amd64 micro-kernel (never on the hot
 // path here; it keeps the packed driver buildable and testable everywhere).
 func kern6x16(k int, a *float32, lda int, b, c *float32, ldc int) {

@@ -32,10 +32,7 @@ func (op *Add) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	y := outBuf(&op.y, op.shape)
-	yd := y.Float32s()
-	for i, a := range in[0] {
-		yd[i] = a + in[1][i]
-	}
+	vecAdd(y.Float32s(), in[0], in[1])
 	return y, nil
 }
 
@@ -98,11 +95,15 @@ func drelu(x float32) float32 {
 }
 
 // Act is the element-wise activation y = f(x) (silu, exact-erf gelu, relu).
+// GELU runs the float32 kernel of gelu_fast.go, which computes gelu'(x) in
+// the same pass; the forward keeps it so the backward is one multiply.
 type Act struct {
 	base
 	f, df func(float32) float32
+	gelu  bool
 	size  int
 	y     *tensor.Dense
+	d     []float32 // gelu'(x) of the last forward (gelu only)
 }
 
 // NewAct applies the named activation element-wise to a 2-D node.
@@ -111,7 +112,7 @@ func NewAct(x *G.Node, name string) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	op := &Act{base: newBase("Act("+name+")", x.Shape(), 2, 2), f: f, df: df, size: x.Shape().TotalSize()}
+	op := &Act{base: newBase("Act("+name+")", x.Shape(), 2, 2), f: f, df: df, gelu: name == ActGELU, size: x.Shape().TotalSize()}
 	return G.ApplyOp(op, x)
 }
 
@@ -123,6 +124,18 @@ func (op *Act) Do(vs ...G.Value) (G.Value, error) {
 	}
 	y := outBuf(&op.y, op.shape)
 	yd := y.Float32s()
+	if op.gelu {
+		if op.d == nil {
+			op.d = make([]float32, op.size)
+		}
+		// blocks of 8, so which elements take the scalar tail does not
+		// depend on the worker count
+		nb := (op.size + 7) / 8
+		parallelFor(nb, 1<<11, func(_, lo, hi int) {
+			geluRows(yd[lo*8:], op.d[lo*8:], in[0][lo*8:min(hi*8, op.size)])
+		})
+		return y, nil
+	}
 	parallelFor(op.size, 1<<14, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			yd[i] = op.f(in[0][i])
@@ -154,6 +167,11 @@ func (op *actBwd) Do(vs ...G.Value) (G.Value, error) {
 	}
 	dx := outBuf(&op.dx, op.shape)
 	d := dx.Float32s()
+	if f := op.fwd; f.gelu && f.d != nil {
+		// gelu'(x) saved by the forward of this run (the tape runs it first)
+		vecMul(d, in[1], f.d)
+		return dx, nil
+	}
 	parallelFor(len(d), 1<<14, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
 			d[i] = in[1][i] * op.fwd.df(in[0][i])

@@ -125,8 +125,7 @@ func (op *colSumOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	s := outBuf(&op.s, op.shape)
-	sd := s.Float32s()
-	ColSumRef(sd, in[0], op.rows, op.cols)
+	colSum(s.Float32s(), in[0], op.rows, op.cols)
 	return s, nil
 }
 

@@ -101,32 +101,91 @@ func (op *Norm) Do(vs ...G.Value) (G.Value, error) {
 }
 
 // normRow normalises one row and returns its mean (0 for RMS) and 1/std.
+// The float64 sums run in four interleaved partial sums (fixed order, so
+// still deterministic) to break the add-latency chain.
 func normRow(y, x, w, b []float32, layer bool, eps float32) (mean, rs float32) {
 	c := float64(len(x))
 	if layer {
-		var s float64
-		for _, v := range x {
-			s += float64(v)
-		}
-		mean = float32(s / c)
+		mean = float32(sum64(x) / c)
 	}
-	var ss float64
-	for _, v := range x {
-		d := float64(v - mean)
-		ss += d * d
-	}
-	rs = float32(1 / math.Sqrt(ss/c+float64(eps)))
-	for j, v := range x {
-		h := (v - mean) * rs
-		if w != nil {
-			h *= w[j]
+	rs = float32(1 / math.Sqrt(sumSq64(x, mean)/c+float64(eps)))
+	switch {
+	case w != nil && b != nil:
+		w, b = w[:len(x)], b[:len(x)]
+		y = y[:len(x)]
+		j0 := 0
+		if haveFMA {
+			normOut8(y, x, w, b, mean, rs)
+			j0 = len(x) / 8 * 8
 		}
-		if b != nil {
-			h += b[j]
+		for j := j0; j < len(x); j++ {
+			v := x[j]
+			y[j] = (v-mean)*rs*w[j] + b[j]
 		}
-		y[j] = h
+	case w != nil:
+		w = w[:len(x)]
+		y = y[:len(x)]
+		for j, v := range x {
+			y[j] = (v - mean) * rs * w[j]
+		}
+	default:
+		y = y[:len(x)]
+		for j, v := range x {
+			y[j] = (v - mean) * rs
+		}
 	}
 	return mean, rs
+}
+
+// sum64 is Σ x in float64, in four partial sums.
+func sum64(x []float32) float64 {
+	if haveFMA && len(x) >= 8 {
+		s := sum64x8(x)
+		for _, v := range x[len(x)/8*8:] {
+			s += float64(v)
+		}
+		return s
+	}
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumSq64 is Σ (x-m)² in float64 (x-m rounded to float32 first), in four
+// partial sums.
+func sumSq64(x []float32, m float32) float64 {
+	if haveFMA && len(x) >= 8 {
+		s := sumSq64x8(x, m)
+		for _, v := range x[len(x)/8*8:] {
+			d := float64(v - m)
+			s += d * d
+		}
+		return s
+	}
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1 := float64(x[i]-m), float64(x[i+1]-m)
+		d2, d3 := float64(x[i+2]-m), float64(x[i+3]-m)
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i] - m)
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // NormRef is the reference normalisation of n rows of width c.
@@ -187,6 +246,41 @@ func (op *Norm) SymDiff(ins G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	return out, nil
 }
 
+// normBwdSums returns Σ g and Σ g (x-mean) rs over a row, g = dy (times w
+// when w != nil), in float64, in two interleaved partial sums each.
+func normBwdSums(xr, gr, w []float32, mean, rs float32) (sg, sgx float64) {
+	gr = gr[:len(xr)]
+	var a0, a1, b0, b1 float64
+	j := 0
+	if w != nil {
+		w = w[:len(xr)]
+		if haveFMA {
+			a0, b0 = normBwdSums8(xr, gr, w, mean, rs)
+			j = len(xr) / 8 * 8
+		}
+	}
+	for ; j+2 <= len(xr); j += 2 {
+		g0, g1 := gr[j], gr[j+1]
+		if w != nil {
+			g0 *= w[j]
+			g1 *= w[j+1]
+		}
+		a0 += float64(g0)
+		a1 += float64(g1)
+		b0 += float64(g0 * (xr[j] - mean) * rs)
+		b1 += float64(g1 * (xr[j+1] - mean) * rs)
+	}
+	for ; j < len(xr); j++ {
+		g := gr[j]
+		if w != nil {
+			g *= w[j]
+		}
+		a0 += float64(g)
+		b0 += float64(g * (xr[j] - mean) * rs)
+	}
+	return a0 + a1, b0 + b1
+}
+
 // normBwd computes the gradient of input `which` (0 x, 1 w, 2 b) of a Norm
 // from inputs (x, [w], dy) and the forward's saved row statistics.
 type normBwd struct {
@@ -222,38 +316,47 @@ func (op *normBwd) Do(vs ...G.Value) (G.Value, error) {
 			for r := lo; r < hi; r++ {
 				xr, gr, dr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c], d[r*c:(r+1)*c]
 				mean, rs := f.mean[r], f.rs[r]
-				var sg, sgx float64
-				for j := range xr {
-					g := gr[j]
-					if w != nil {
-						g *= w[j]
-					}
-					sg += float64(g)
-					sgx += float64(g * (xr[j] - mean) * rs)
-				}
+				sg, sgx := normBwdSums(xr, gr, w, mean, rs)
 				mg, mgx := float32(sg/float64(c)), float32(sgx/float64(c))
 				if !layer {
 					mg = 0
 				}
-				for j := range xr {
-					g := gr[j]
-					if w != nil {
-						g *= w[j]
+				gr, dr = gr[:len(xr)], dr[:len(xr)]
+				if w != nil {
+					w := w[:len(xr)]
+					j0 := 0
+					if haveFMA {
+						normDx8(dr, xr, gr, w, mean, rs, mg, mgx)
+						j0 = len(xr) / 8 * 8
 					}
-					dr[j] = rs * (g - mg - (xr[j]-mean)*rs*mgx)
+					for j := j0; j < len(xr); j++ {
+						dr[j] = rs * (gr[j]*w[j] - mg - (xr[j]-mean)*rs*mgx)
+					}
+					continue
+				}
+				for j, v := range xr {
+					dr[j] = rs * (gr[j] - mg - (v-mean)*rs*mgx)
 				}
 			}
 		})
 	case 1:
+		// column blocks on Workers() goroutines; each column still sums
+		// its rows in order
 		zero(d)
-		for r := 0; r < f.n; r++ {
-			xr, gr := x[r*c:(r+1)*c], dy[r*c:(r+1)*c]
-			for j := range xr {
-				d[j] += gr[j] * (xr[j] - f.mean[r]) * f.rs[r]
+		parallelFor(c, max(16, (1<<14)/f.n), func(_, lo, hi int) {
+			dd := d[lo:hi]
+			for r := 0; r < f.n; r++ {
+				xr, gr := x[r*c+lo:r*c+hi], dy[r*c+lo:r*c+hi]
+				gr = gr[:len(xr)]
+				dd = dd[:len(xr)]
+				m, rs := f.mean[r], f.rs[r]
+				for j, v := range xr {
+					dd[j] += gr[j] * (v - m) * rs
+				}
 			}
-		}
+		})
 	case 2:
-		ColSumRef(d, dy, f.n, c)
+		colSum(d, dy, f.n, c)
 	}
 	return out, nil
 }

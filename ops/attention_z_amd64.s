@@ -1,0 +1,121 @@
+#include "textflag.h"
+
+// func kern16x16z(k int, a *float32, lda int, b, c *float32, ldc int)
+// C[0:16, 0:16] += A(16×k, row-major: a[i*lda+p]) · Bpanel(k×16, b[p*16+j]):
+// the AVX-512 twin of kern6x16, one ZMM accumulator per row of C and A's
+// elements broadcast from memory into the FMAs. Each element of C is the same
+// sequence of fused multiply-adds over p as in kern6x16 (then added to C), so
+// both kernels give bit-identical results. lda and ldc are in elements.
+// Needs AVX-512F.
+TEXT ·kern16x16z(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R9
+	MOVQ b+24(FP), DI
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R8
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ (R9)(R9*2), AX // 3 rows
+	LEAQ (SI)(AX*1), R10
+	LEAQ (R10)(AX*1), R11
+	LEAQ (R11)(AX*1), R12
+	LEAQ (R12)(AX*1), R13
+	LEAQ (R13)(AX*1), R14
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	TESTQ CX, CX
+	JZ    store
+
+loop:
+	VMOVUPS (DI), Z16
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z1
+	VFMADD231PS.BCST (SI)(R9*2), Z16, Z2
+	VFMADD231PS.BCST (R10), Z16, Z3
+	VFMADD231PS.BCST (R10)(R9*1), Z16, Z4
+	VFMADD231PS.BCST (R10)(R9*2), Z16, Z5
+	VFMADD231PS.BCST (R11), Z16, Z6
+	VFMADD231PS.BCST (R11)(R9*1), Z16, Z7
+	VFMADD231PS.BCST (R11)(R9*2), Z16, Z8
+	VFMADD231PS.BCST (R12), Z16, Z9
+	VFMADD231PS.BCST (R12)(R9*1), Z16, Z10
+	VFMADD231PS.BCST (R12)(R9*2), Z16, Z11
+	VFMADD231PS.BCST (R13), Z16, Z12
+	VFMADD231PS.BCST (R13)(R9*1), Z16, Z13
+	VFMADD231PS.BCST (R13)(R9*2), Z16, Z14
+	VFMADD231PS.BCST (R14), Z16, Z15
+	ADDQ $4, SI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	ADDQ $4, R12
+	ADDQ $4, R13
+	ADDQ $4, R14
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  loop
+
+store:
+	VADDPS  (DX), Z0, Z0
+	VMOVUPS Z0, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z1, Z1
+	VMOVUPS Z1, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z2, Z2
+	VMOVUPS Z2, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z3, Z3
+	VMOVUPS Z3, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z4, Z4
+	VMOVUPS Z4, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z5, Z5
+	VMOVUPS Z5, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z6, Z6
+	VMOVUPS Z6, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z7, Z7
+	VMOVUPS Z7, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z8, Z8
+	VMOVUPS Z8, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z9, Z9
+	VMOVUPS Z9, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z10, Z10
+	VMOVUPS Z10, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z11, Z11
+	VMOVUPS Z11, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z12, Z12
+	VMOVUPS Z12, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z13, Z13
+	VMOVUPS Z13, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z14, Z14
+	VMOVUPS Z14, (DX)
+	ADDQ    R8, DX
+	VADDPS  (DX), Z15, Z15
+	VMOVUPS Z15, (DX)
+	VZEROUPPER
+	RET
