@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/gonum/blas"
@@ -47,7 +48,8 @@ type Info struct {
 	Version string `json:"version,omitempty"`
 	// Parallel is OpenBLAS's threading model: "serial", "pthread" or "openmp".
 	Parallel string `json:"parallel,omitempty"`
-	// Threads is the number of OpenBLAS threads after configuration.
+	// Threads is the number of threads a large product runs on (see
+	// [Options.Threads]).
 	Threads int `json:"threads,omitempty"`
 	// CoreName is the kernel set OpenBLAS selected (e.g. "Haswell").
 	CoreName string `json:"core,omitempty"`
@@ -57,6 +59,12 @@ type Info struct {
 	Library string `json:"library,omitempty"`
 	// Fallback says why gonum is in use although OpenBLAS was allowed.
 	Fallback string `json:"fallback,omitempty"`
+	// ThreadTimeout is OPENBLAS_THREAD_TIMEOUT (or GOTO_THREAD_TIMEOUT) as
+	// it was in the environment when Open loaded the library: log2 of the
+	// cycles an idle worker thread spins before sleeping; empty means
+	// OpenBLAS's default (28). It took effect if that load was the process's
+	// first. See [Options.ThreadTimeout].
+	ThreadTimeout string `json:"thread_timeout,omitempty"`
 }
 
 // String is a one-line description, e.g. "openblas 0.3.21 (pthread, 2
@@ -76,10 +84,40 @@ type Options struct {
 	// [DefaultLibraries]. A library is used only if it exports OpenBLAS's
 	// openblas_get_config (so a reference libblas.so.3 is skipped).
 	Libraries []string
-	// Threads is the number of OpenBLAS threads; <= 0 means
-	// runtime.GOMAXPROCS(0). OpenBLAS's thread count is process-wide.
+	// Threads is the number of threads a large product runs on; <= 0 means
+	// runtime.GOMAXPROCS(0). OpenBLAS itself is set to one thread (its
+	// thread count is process-wide) and a product is cut into Threads row
+	// blocks of C computed by concurrent calls, one per goroutine.
 	Threads int
+	// ThreadTimeout is how long an idle OpenBLAS worker thread busy-waits
+	// (calling sched_yield in a loop) for the next call before it sleeps,
+	// as log2 of CPU cycles, 4 to 30: OpenBLAS's OPENBLAS_THREAD_TIMEOUT,
+	// whose built-in default, 28, is about 0.1 s. 0 means
+	// [DefaultThreadTimeout] unless OPENBLAS_THREAD_TIMEOUT or
+	// GOTO_THREAD_TIMEOUT is set in the environment (then that is left to
+	// OpenBLAS); a negative value leaves OpenBLAS's own default. OpenBLAS
+	// reads the variable once, when the library is first loaded into the
+	// process, so [Open] sets it in the process environment (os.Setenv, which
+	// reaches C's environ with or without cgo) before dlopen, and it has no
+	// effect once the library is loaded. See blas/SPIN.md.
+	ThreadTimeout int
 }
+
+// DefaultThreadTimeout is the [Options.ThreadTimeout] used by default: 2^4
+// cycles, i.e. a worker thread sleeps as soon as it has no work. With the
+// built-in 2^28 (about 0.1 s) an idle worker spins in sched_yield between the
+// products of a training step and takes a core from the Go code running
+// between them. Open runs OpenBLAS single-threaded (its workers, started
+// when the library loads, then never get work), so this now only makes them
+// go to sleep at once; see blas/SPIN.md for the measurements.
+const DefaultThreadTimeout = 4
+
+// Environment variables OpenBLAS reads its worker threads' busy-wait
+// timeout from (see [Options.ThreadTimeout]).
+const (
+	ThreadTimeoutVar     = "OPENBLAS_THREAD_TIMEOUT"
+	gotoThreadTimeoutVar = "GOTO_THREAD_TIMEOUT"
+)
 
 // DefaultLibraries returns the shared-library names tried by default.
 func DefaultLibraries() []string {
@@ -116,7 +154,7 @@ func Open(opts Options) (Impl, Info, error) {
 }
 
 // Load picks the BLAS from the TINYSCALE_BLAS environment variable (default
-// auto) with OpenBLAS threads = GOMAXPROCS. It never fails: whatever goes
+// auto) with products split over GOMAXPROCS threads. It never fails: whatever goes
 // wrong (a bad variable, a missing library) ends in gonum's implementation,
 // with the reason in Info.Fallback.
 func Load() (Impl, Info) {
@@ -137,8 +175,37 @@ func (i Info) LogValue() slog.Value {
 	if i.Library != "" {
 		attrs = append(attrs, slog.String("library", i.Library))
 	}
+	if i.ThreadTimeout != "" {
+		attrs = append(attrs, slog.String("thread_timeout", i.ThreadTimeout))
+	}
 	if i.Fallback != "" {
 		attrs = append(attrs, slog.String("fallback", i.Fallback))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// setThreadTimeout puts the worker-thread timeout that opts asks for into the
+// process environment, where OpenBLAS reads it when it is loaded, unless the
+// user set one already, and returns the value OpenBLAS will see ("" for its
+// default).
+func setThreadTimeout(opts Options) (string, error) {
+	for _, name := range []string{ThreadTimeoutVar, gotoThreadTimeoutVar} {
+		if v, ok := os.LookupEnv(name); ok {
+			return v, nil
+		}
+	}
+	t := opts.ThreadTimeout
+	switch {
+	case t < 0:
+		return "", nil
+	case t == 0:
+		t = DefaultThreadTimeout
+	case t < 4 || t > 30:
+		return "", fmt.Errorf("openblas thread timeout %d out of range (allowed: 4 to 30, 0 for the default %d, < 0 for OpenBLAS's own)", t, DefaultThreadTimeout)
+	}
+	v := strconv.Itoa(t)
+	if err := os.Setenv(ThreadTimeoutVar, v); err != nil {
+		return "", fmt.Errorf("set %s: %w", ThreadTimeoutVar, err)
+	}
+	return v, nil
 }

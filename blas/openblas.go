@@ -46,14 +46,48 @@ type fortranArgs struct {
 }
 
 // openBLAS is gonum's implementation with Sgemm, Dgemm, Sgemv and Dgemv
-// replaced by OpenBLAS calls. OpenBLAS's worker threads spin between calls, so
-// calls are serialised by mu: one goroutine inside OpenBLAS at a time. mu also
-// guards args.
+// replaced by OpenBLAS calls. OpenBLAS itself runs single-threaded; a large
+// product is cut into parts row blocks of C computed by concurrent calls, one
+// per goroutine (see split). Calls from callers are serialised by mu: one
+// product at a time. mu also guards args (one set per part).
 type openBLAS struct {
 	gonum.Implementation
-	mu   *sync.Mutex
-	args *fortranArgs
-	c    *cblas
+	mu    *sync.Mutex
+	parts int
+	args  []fortranArgs
+	c     *cblas
+}
+
+// Products of fewer than splitMinMACs multiply-adds run as one call; larger
+// ones are cut into row blocks of a multiple of splitAlign rows.
+const (
+	splitMinMACs = 1 << 20
+	splitAlign   = 16
+)
+
+// split runs f(part, r0, r1) for row blocks [r0, r1) covering [0, m) of an
+// m×n×k product: one block on this goroutine when the product is small,
+// otherwise up to o.parts blocks of equal size (rounded up to splitAlign
+// rows), the first on this goroutine and the others on their own. The cut
+// depends only on m, n, k and o.parts, so results are the same from run to
+// run.
+func (o *openBLAS) split(m, n, k int, f func(part, r0, r1 int)) {
+	p := min(o.parts, m/splitAlign)
+	if p <= 1 || m*n*k < splitMinMACs {
+		f(0, 0, m)
+		return
+	}
+	step := ((m+p-1)/p + splitAlign - 1) / splitAlign * splitAlign
+	var wg sync.WaitGroup
+	for i := 1; i*step < m; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(i, i*step, min(m, (i+1)*step))
+		}()
+	}
+	f(0, 0, step)
+	wg.Wait()
 }
 
 var _ Impl = (*openBLAS)(nil)
@@ -64,6 +98,10 @@ func openOpenBLAS(opts Options) (*openBLAS, Info, error) {
 	libs := opts.Libraries
 	if libs == nil {
 		libs = DefaultLibraries()
+	}
+	timeout, err := setThreadTimeout(opts)
+	if err != nil {
+		return nil, Info{}, err
 	}
 	var errs []error
 	for _, name := range libs {
@@ -76,18 +114,22 @@ func openOpenBLAS(opts Options) (*openBLAS, Info, error) {
 		if threads <= 0 {
 			threads = gomaxprocs()
 		}
-		c.setNumThreads(int32(threads))
+		// OpenBLAS's own threads busy-wait between calls and synchronise
+		// by spinning inside each; one OpenBLAS thread per part, run from
+		// Go, was faster on every P1/P2 shape (blas/SPIN.md).
+		c.setNumThreads(1)
 		cfg := strings.TrimSpace(c.getConfig())
 		info := Info{
-			Backend:  OpenBLAS,
-			Version:  versionOf(cfg),
-			Parallel: parallelName(c.getParallel()),
-			Threads:  int(c.getNumThreads()),
-			CoreName: strings.TrimSpace(c.getCorename()),
-			Config:   cfg,
-			Library:  name,
+			Backend:       OpenBLAS,
+			Version:       versionOf(cfg),
+			Parallel:      parallelName(c.getParallel()),
+			Threads:       threads,
+			CoreName:      strings.TrimSpace(c.getCorename()),
+			Config:        cfg,
+			Library:       name,
+			ThreadTimeout: timeout,
 		}
-		return &openBLAS{mu: new(sync.Mutex), args: new(fortranArgs), c: c}, info, nil
+		return &openBLAS{mu: new(sync.Mutex), parts: threads, args: make([]fortranArgs, threads), c: c}, info, nil
 	}
 	if len(errs) == 0 {
 		errs = append(errs, errors.New("no library names to try"))
@@ -204,17 +246,23 @@ func (o *openBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []
 		return
 	}
 	o.mu.Lock()
-	x := o.args
-	x.transA, x.transB = fortranTrans(tB), fortranTrans(tA)
-	x.m, x.n, x.k = int64(n), int64(m), int64(k)
-	x.lda, x.ldb, x.ldc = int64(ldb), int64(lda), int64(ldc)
-	x.alpha32, x.beta32 = alpha, beta
-	purego.SyscallN(o.c.sgemm,
-		uintptr(unsafe.Pointer(&x.transA)), uintptr(unsafe.Pointer(&x.transB)),
-		uintptr(unsafe.Pointer(&x.m)), uintptr(unsafe.Pointer(&x.n)), uintptr(unsafe.Pointer(&x.k)),
-		uintptr(unsafe.Pointer(&x.alpha32)), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(&x.lda)),
-		uintptr(unsafe.Pointer(unsafe.SliceData(a))), uintptr(unsafe.Pointer(&x.ldb)),
-		uintptr(unsafe.Pointer(&x.beta32)), uintptr(unsafe.Pointer(unsafe.SliceData(c))), uintptr(unsafe.Pointer(&x.ldc)))
+	o.split(m, n, k, func(part, r0, r1 int) {
+		ai := r0 * lda
+		if isTrans(tA) {
+			ai = r0
+		}
+		x := &o.args[part]
+		x.transA, x.transB = fortranTrans(tB), fortranTrans(tA)
+		x.m, x.n, x.k = int64(n), int64(r1-r0), int64(k)
+		x.lda, x.ldb, x.ldc = int64(ldb), int64(lda), int64(ldc)
+		x.alpha32, x.beta32 = alpha, beta
+		purego.SyscallN(o.c.sgemm,
+			uintptr(unsafe.Pointer(&x.transA)), uintptr(unsafe.Pointer(&x.transB)),
+			uintptr(unsafe.Pointer(&x.m)), uintptr(unsafe.Pointer(&x.n)), uintptr(unsafe.Pointer(&x.k)),
+			uintptr(unsafe.Pointer(&x.alpha32)), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(&x.lda)),
+			uintptr(unsafe.Pointer(&a[ai])), uintptr(unsafe.Pointer(&x.ldb)),
+			uintptr(unsafe.Pointer(&x.beta32)), uintptr(unsafe.Pointer(&c[r0*ldc])), uintptr(unsafe.Pointer(&x.ldc)))
+	})
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
@@ -232,17 +280,23 @@ func (o *openBLAS) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []
 		return
 	}
 	o.mu.Lock()
-	x := o.args
-	x.transA, x.transB = fortranTrans(tB), fortranTrans(tA)
-	x.m, x.n, x.k = int64(n), int64(m), int64(k)
-	x.lda, x.ldb, x.ldc = int64(ldb), int64(lda), int64(ldc)
-	x.alpha, x.beta = alpha, beta
-	purego.SyscallN(o.c.dgemm,
-		uintptr(unsafe.Pointer(&x.transA)), uintptr(unsafe.Pointer(&x.transB)),
-		uintptr(unsafe.Pointer(&x.m)), uintptr(unsafe.Pointer(&x.n)), uintptr(unsafe.Pointer(&x.k)),
-		uintptr(unsafe.Pointer(&x.alpha)), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(&x.lda)),
-		uintptr(unsafe.Pointer(unsafe.SliceData(a))), uintptr(unsafe.Pointer(&x.ldb)),
-		uintptr(unsafe.Pointer(&x.beta)), uintptr(unsafe.Pointer(unsafe.SliceData(c))), uintptr(unsafe.Pointer(&x.ldc)))
+	o.split(m, n, k, func(part, r0, r1 int) {
+		ai := r0 * lda
+		if isTrans(tA) {
+			ai = r0
+		}
+		x := &o.args[part]
+		x.transA, x.transB = fortranTrans(tB), fortranTrans(tA)
+		x.m, x.n, x.k = int64(n), int64(r1-r0), int64(k)
+		x.lda, x.ldb, x.ldc = int64(ldb), int64(lda), int64(ldc)
+		x.alpha, x.beta = alpha, beta
+		purego.SyscallN(o.c.dgemm,
+			uintptr(unsafe.Pointer(&x.transA)), uintptr(unsafe.Pointer(&x.transB)),
+			uintptr(unsafe.Pointer(&x.m)), uintptr(unsafe.Pointer(&x.n)), uintptr(unsafe.Pointer(&x.k)),
+			uintptr(unsafe.Pointer(&x.alpha)), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(&x.lda)),
+			uintptr(unsafe.Pointer(&a[ai])), uintptr(unsafe.Pointer(&x.ldb)),
+			uintptr(unsafe.Pointer(&x.beta)), uintptr(unsafe.Pointer(&c[r0*ldc])), uintptr(unsafe.Pointer(&x.ldc)))
+	})
 	runtime.KeepAlive(a)
 	runtime.KeepAlive(b)
 	runtime.KeepAlive(c)
@@ -264,7 +318,7 @@ func (o *openBLAS) Sgemv(tA blas.Transpose, m, n int, alpha float32, a []float32
 		return
 	}
 	o.mu.Lock()
-	s := o.args
+	s := &o.args[0]
 	s.transA = flipTrans(tA)
 	s.m, s.n, s.lda, s.incX, s.incY = int64(n), int64(m), int64(lda), int64(incX), int64(incY)
 	s.alpha32, s.beta32 = alpha, beta
@@ -290,7 +344,7 @@ func (o *openBLAS) Dgemv(tA blas.Transpose, m, n int, alpha float64, a []float64
 		return
 	}
 	o.mu.Lock()
-	s := o.args
+	s := &o.args[0]
 	s.transA = flipTrans(tA)
 	s.m, s.n, s.lda, s.incX, s.incY = int64(n), int64(m), int64(lda), int64(incX), int64(incY)
 	s.alpha, s.beta = alpha, beta
