@@ -156,7 +156,7 @@ func packB(pb []float32, tB bool, k, n int, b []float32, ldb int) {
 // AVX2/FMA micro-kernel, serially on this goroutine. B is packed by packB
 // with panel stride ks >= k (only its first k rows are used). A is read in
 // place when it is not transposed; a transposed A and the last, short row
-// panel go through pa (6*k floats). Causal limits, ignored when negative:
+// panel go through pa (kmrMax*knr floats for the edge tile, then kmr*k). Causal limits, ignored when negative:
 // for the 6-row panel of C starting at row i0 with mb rows, only the 16-wide
 // column panels starting below nLim+i0+mb are computed (the caller discards
 // the entries past its diagonal), and only the terms p < kLim+i0+mb are
@@ -170,7 +170,9 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
-	var tmp [kmrMax * knr]float32
+	// The edge tile comes from pa too: a local array would escape to the heap
+	// through the micro-kernel's function value (one allocation per call).
+	tmp, pa := pa[:kmrMax*knr], pa[kmrMax*knr:]
 	for i0 := 0; i0 < m; i0 += kmr {
 		mb := min(kmr, m-i0)
 		kk, nn := k, n
@@ -238,7 +240,7 @@ type attnTiles struct {
 // attnPackSize is the size of one worker's packing buffers.
 func attnPackSize(t, hd int) int {
 	br := min(attnBlock, t)
-	return kmr*max(t, hd) + 2*hd*up16(t) + t*up16(hd) + br*up16(hd)
+	return kmrMax*knr + kmr*max(t, hd) + 2*hd*up16(t) + t*up16(hd) + br*up16(hd)
 }
 
 // newAttnTiles carves a worker's packing buffers from buf (attnPackSize).
@@ -248,7 +250,7 @@ func newAttnTiles(fma bool, t, hd int, buf []float32) attnTiles {
 		return w
 	}
 	take := func(n int) []float32 { s := buf[:n:n]; buf = buf[n:]; return s }
-	w.pa = take(kmr * max(t, hd))
+	w.pa = take(kmrMax*knr + kmr*max(t, hd))
 	w.kt, w.vt = take(hd*up16(t)), take(hd*up16(t))
 	w.kv = take(t * up16(hd))
 	w.blk = take(min(attnBlock, t) * up16(hd))

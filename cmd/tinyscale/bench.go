@@ -71,6 +71,7 @@ type benchOptions struct {
 	json                      bool
 	blas                      string
 	cpuProfile                string
+	memProfile                string
 	lr, beta1, beta2, eps, wd float64
 	gradClip                  float64
 }
@@ -124,6 +125,7 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of weights and tokens")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of text")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (all samples since start) to this file (go tool pprof -sample_index=alloc_space)")
 	fs.StringVar(&o.blas, "blas", "", "BLAS backend: auto, gonum or openblas (default: $"+blas.EnvVar+", else auto)")
 	o.lr, o.beta1, o.beta2, o.eps, o.wd, o.gradClip = 1e-3, 0.9, 0.95, 1e-10, 0.1, 1.0
 	if err := parseFlags(fs, args); err != nil {
@@ -287,6 +289,16 @@ func runBench(ctx context.Context, o benchOptions, cfg models.Config, newTrainer
 	}
 	total := time.Since(start)
 	runtime.ReadMemStats(&ms1)
+	if o.memProfile != "" {
+		f, err := os.Create(o.memProfile)
+		if err != nil {
+			return benchResult{}, fmt.Errorf("bench: memory profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return benchResult{}, fmt.Errorf("bench: memory profile: %w", err)
+		}
+	}
 
 	res.TokensPerS = float64(o.steps*n) / total.Seconds()
 	res.StepMsMedian = percentileMs(durs, 0.5)
