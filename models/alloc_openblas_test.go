@@ -2,7 +2,6 @@ package models
 
 import (
 	"math/rand/v2"
-	"runtime"
 	"testing"
 
 	"gorgonia.org/gorgonia"
@@ -41,20 +40,7 @@ func TestAllocationPerStepPaperShapeOpenBLAS(t *testing.T) {
 			}
 			rng := rand.New(rand.NewPCG(1, 1))
 			in, tg := randTokens(rng, B*c.BlockSize, c.VocabSize), randTokens(rng, B*c.BlockSize, c.VocabSize)
-			for i := 0; i < 2; i++ {
-				if _, err := tr.Step(in, tg); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			for i := 0; i < steps; i++ {
-				if _, err := tr.Step(in, tg); err != nil {
-					t.Fatal(err)
-				}
-			}
-			runtime.ReadMemStats(&after)
-			perStep := (after.TotalAlloc - before.TotalAlloc) / steps
+			perStep := allocPerStep(t, tr, in, tg, steps)
 			if perStep >= 1<<20 {
 				t.Errorf("%d bytes allocated per step, want < 1 MB", perStep)
 			}

@@ -441,24 +441,31 @@ func TestAllocationPerStepUnder1MB(t *testing.T) {
 			}
 			rng := rand.New(rand.NewPCG(1, 1))
 			in, tg := randTokens(rng, B*c.BlockSize, c.VocabSize), randTokens(rng, B*c.BlockSize, c.VocabSize)
-			for i := 0; i < 2; i++ { // first steps allocate the ops' buffers
-				if _, err := tr.Step(in, tg); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			for i := 0; i < steps; i++ {
-				if _, err := tr.Step(in, tg); err != nil {
-					t.Fatal(err)
-				}
-			}
-			runtime.ReadMemStats(&after)
-			perStep := (after.TotalAlloc - before.TotalAlloc) / steps
+			perStep := allocPerStep(t, tr, in, tg, steps)
 			if perStep >= 1<<20 {
 				t.Errorf("%d bytes allocated per step, want < 1 MB", perStep)
 			}
 			t.Logf("%s: %d bytes/step", fam, perStep)
 		})
 	}
+}
+
+// allocPerStep runs two warm-up steps (the ops allocate their buffers on the
+// first), then returns the Go heap bytes allocated per step over steps more.
+func allocPerStep(t *testing.T, tr *Trainer, in, tg []int32, steps int) uint64 {
+	t.Helper()
+	for i := 0; i < 2; i++ {
+		if _, err := tr.Step(in, tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < steps; i++ {
+		if _, err := tr.Step(in, tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / uint64(steps)
 }
