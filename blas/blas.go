@@ -65,12 +65,18 @@ type Info struct {
 	// OpenBLAS's default (28). It took effect if that load was the process's
 	// first. See [Options.ThreadTimeout].
 	ThreadTimeout string `json:"thread_timeout,omitempty"`
+	// AsmSgemm says that the gonum backend runs large Sgemm products on the
+	// AVX2/FMA assembly kernel (see [AsmGonum]).
+	AsmSgemm bool `json:"asm_sgemm,omitempty"`
 }
 
 // String is a one-line description, e.g. "openblas 0.3.21 (pthread, 2
 // threads)" or "gonum (pure Go)".
 func (i Info) String() string {
 	if i.Backend != OpenBLAS {
+		if i.AsmSgemm {
+			return "gonum + asm sgemm (pure Go fallback)"
+		}
 		return "gonum (pure Go)"
 	}
 	return fmt.Sprintf("openblas %s (%s, %d threads)", i.Version, i.Parallel, i.Threads)
@@ -135,7 +141,8 @@ func DefaultLibraries() []string {
 func Open(opts Options) (Impl, Info, error) {
 	switch strings.ToLower(strings.TrimSpace(opts.Backend)) {
 	case Gonum:
-		return gonum.Implementation{}, Info{Backend: Gonum}, nil
+		impl, info := fallback()
+		return impl, info, nil
 	case OpenBLAS:
 		impl, info, err := openOpenBLAS(opts)
 		if err != nil {
@@ -145,7 +152,9 @@ func Open(opts Options) (Impl, Info, error) {
 	case "", Auto:
 		impl, info, err := openOpenBLAS(opts)
 		if err != nil {
-			return gonum.Implementation{}, Info{Backend: Gonum, Fallback: err.Error()}, nil
+			impl, info := fallback()
+			info.Fallback = err.Error()
+			return impl, info, nil
 		}
 		return impl, info, nil
 	default:
@@ -161,9 +170,20 @@ func Load() (Impl, Info) {
 	choice := os.Getenv(EnvVar)
 	impl, info, err := Open(Options{Backend: choice})
 	if err != nil {
-		return gonum.Implementation{}, Info{Backend: Gonum, Fallback: fmt.Sprintf("%s=%q: %v", EnvVar, choice, err)}
+		impl, info := fallback()
+		info.Fallback = fmt.Sprintf("%s=%q: %v", EnvVar, choice, err)
+		return impl, info
 	}
 	return impl, info
+}
+
+// fallback returns the pure-Go BLAS: an [AsmGonum] where the CPU runs the
+// assembly kernel, else gonum's implementation.
+func fallback() (Impl, Info) {
+	if asmSupported {
+		return new(AsmGonum), Info{Backend: Gonum, AsmSgemm: true}
+	}
+	return gonum.Implementation{}, Info{Backend: Gonum}
 }
 
 // LogValue lets slog print an Info as a group of its set fields.

@@ -256,11 +256,17 @@ func TestOpenFallsBack(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open(%+v): %v", c.opts, err)
 			}
-			if info.Backend != c.wantBackend || info.String() != "gonum (pure Go)" {
-				t.Errorf("backend %q (%s), want %q", info.Backend, info, c.wantBackend)
+			wantStr := "gonum (pure Go)"
+			if asmSupported {
+				wantStr = "gonum + asm sgemm (pure Go fallback)"
 			}
-			if _, ok := impl.(gonum.Implementation); !ok {
-				t.Errorf("impl is %T, want gonum.Implementation", impl)
+			if info.Backend != c.wantBackend || info.String() != wantStr {
+				t.Errorf("backend %q (%s), want %q (%s)", info.Backend, info, c.wantBackend, wantStr)
+			}
+			switch impl.(type) {
+			case gonum.Implementation, *AsmGonum:
+			default:
+				t.Errorf("impl is %T, want gonum.Implementation or *AsmGonum", impl)
 			}
 			if !strings.Contains(info.Fallback, c.wantMsg) {
 				t.Errorf("Fallback %q does not mention %q", info.Fallback, c.wantMsg)

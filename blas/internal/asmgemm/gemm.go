@@ -13,6 +13,19 @@ const (
 // panels of A and B and runs the 6×16 assembly kernel on each tile; edge
 // tiles go through a zero-padded scratch tile. Call only when Supported().
 func Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers int) {
+	SgemmWork(nil, m, n, k, a, lda, b, ldb, c, ldc, workers)
+}
+
+// Work holds Sgemm's packing buffers so that repeated calls do not allocate
+// them; a Work must not be used by two calls at once.
+type Work struct {
+	bp  []float32
+	aps [][]float32
+}
+
+// SgemmWork is Sgemm with its packing buffers taken from (and kept in) w; a
+// nil w allocates them for this call.
+func SgemmWork(w *Work, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, workers int) {
 	for i := range m {
 		clear(c[i*ldc : i*ldc+n])
 	}
@@ -20,11 +33,16 @@ func Sgemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32,
 		return
 	}
 	workers = max(1, min(workers, (m+mr-1)/mr))
-	bp := make([]float32, kc*((nc+nr-1)/nr)*nr)
-	aps := make([][]float32, workers)
-	for w := range aps {
-		aps[w] = make([]float32, mr*kc)
+	if w == nil {
+		w = new(Work)
 	}
+	if len(w.bp) < kc*((nc+nr-1)/nr)*nr {
+		w.bp = make([]float32, kc*((nc+nr-1)/nr)*nr)
+	}
+	for len(w.aps) < workers {
+		w.aps = append(w.aps, make([]float32, mr*kc))
+	}
+	bp, aps := w.bp, w.aps[:workers]
 	for j0 := 0; j0 < n; j0 += nc {
 		nb := min(nc, n-j0)
 		for p0 := 0; p0 < k; p0 += kc {

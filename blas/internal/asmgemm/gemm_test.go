@@ -1,4 +1,4 @@
-package asmgemm
+package asmgemm_test
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/tinyscale/tinyscale/blas"
+	. "github.com/tinyscale/tinyscale/blas/internal/asmgemm"
 )
 
 func randSlice(r *rand.Rand, n int) []float32 {
