@@ -173,7 +173,7 @@ func (t *BPE) encodeLong(chunk string) []int32 {
 		ids[i], prev[i], next[i] = int32(chunk[i]), int32(i-1), int32(i+1)
 	}
 	next[n-1] = -1
-	var h mergeHeap
+	h := priorityQueue[mergeCand]{less: mergeFirst}
 	push := func(i int32) {
 		if i < 0 || next[i] < 0 {
 			return
@@ -185,7 +185,7 @@ func (t *BPE) encodeLong(chunk string) []int32 {
 	for i := range n - 1 {
 		push(int32(i))
 	}
-	for len(h) > 0 {
+	for h.Len() > 0 {
 		c := h.pop()
 		j := next[c.pos]
 		if ids[c.pos] != c.left || j < 0 || ids[j] != c.right || ids[c.pos] < 0 {
@@ -212,51 +212,13 @@ type mergeCand struct {
 	id, pos, left, right int32
 }
 
-// mergeHeap is a min-heap on (id, pos).
-type mergeHeap []mergeCand
-
-func (h mergeHeap) less(i, j int) bool {
-	if h[i].id != h[j].id {
-		return h[i].id < h[j].id
+// mergeFirst orders encode candidates: lowest merge rank (id) first, then
+// leftmost position.
+func mergeFirst(a, b mergeCand) bool {
+	if a.id != b.id {
+		return a.id < b.id
 	}
-	return h[i].pos < h[j].pos
-}
-
-func (h *mergeHeap) push(c mergeCand) {
-	*h = append(*h, c)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *mergeHeap) pop() mergeCand {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && s.less(l, m) {
-			m = l
-		}
-		if r < n && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
+	return a.pos < b.pos
 }
 
 // mergeInPlace replaces every non-overlapping (a,b), left to right, by id.
@@ -282,52 +244,14 @@ type heapEntry struct {
 	pair  uint64
 }
 
-// pairHeap is a max-heap on count, ties broken by the lowest pair (first id,
-// then second id), which makes training deterministic.
-type pairHeap []heapEntry
-
-func (h pairHeap) less(i, j int) bool {
-	if h[i].count != h[j].count {
-		return h[i].count > h[j].count
+// mostFrequentPair orders training candidates: highest count first, ties
+// broken by the lowest pair (first id, then second id), which makes training
+// deterministic.
+func mostFrequentPair(a, b heapEntry) bool {
+	if a.count != b.count {
+		return a.count > b.count
 	}
-	return h[i].pair < h[j].pair
-}
-
-func (h *pairHeap) push(e heapEntry) {
-	*h = append(*h, e)
-	s := *h
-	for i := len(s) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !s.less(i, p) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
-}
-
-func (h *pairHeap) pop() heapEntry {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s = s[:n]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && s.less(l, m) {
-			m = l
-		}
-		if r < n && s.less(r, m) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	*h = s
-	return top
+	return a.pair < b.pair
 }
 
 // TrainBPE learns up to vocabSize-256 merges from text. Text is split into
@@ -368,7 +292,7 @@ func TrainBPE(text string, vocabSize int) (*BPE, error) {
 			}
 		}
 	}
-	h := make(pairHeap, 0, len(pairCounts))
+	h := priorityQueue[heapEntry]{items: make([]heapEntry, 0, len(pairCounts)), less: mostFrequentPair}
 	for k, c := range pairCounts {
 		h.push(heapEntry{c, k})
 	}
@@ -381,7 +305,7 @@ func TrainBPE(text string, vocabSize int) (*BPE, error) {
 	for len(merges) < vocabSize-256 {
 		var top heapEntry
 		found := false
-		for len(h) > 0 {
+		for h.Len() > 0 {
 			top = h.pop()
 			if c := pairCounts[top.pair]; c == top.count && c > 0 {
 				found = true
