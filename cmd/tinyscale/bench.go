@@ -23,6 +23,7 @@ import (
 
 	"github.com/tinyscale/tinyscale/blas"
 	"github.com/tinyscale/tinyscale/models"
+	"github.com/tinyscale/tinyscale/runner"
 )
 
 // benchTrainer is what `tinyscale bench` needs from a model: a training step
@@ -238,7 +239,7 @@ func runBench(ctx context.Context, o benchOptions, cfg models.Config, newTrainer
 		Impl: "tinyscale", Family: cfg.Family, Steps: o.steps, Warmup: o.warmup,
 		Shape:      benchShape{NEmbd: cfg.NEmbd, NHead: cfg.NHead, NLayer: cfg.NLayer, Vocab: o.vocab, Block: o.block, Batch: o.batch},
 		GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Optimizer:  fmt.Sprintf("inline AdamW lr=%g betas=(%g,%g) eps=%g wd=%g, grad clip %g", o.lr, o.beta1, o.beta2, o.eps, o.wd, o.gradClip),
+		Optimizer:  fmt.Sprintf("runner AdamW lr=%g betas=(%g,%g) eps=%g wd=%g, grad clip %g", o.lr, o.beta1, o.beta2, o.eps, o.wd, o.gradClip),
 	}
 	for _, p := range params {
 		res.Params += int64(len(p.value()))
@@ -351,17 +352,21 @@ func parseVmHWM(status []byte) int64 {
 	return 0
 }
 
-// benchAdamW is a plain in-place AdamW (decoupled weight decay, bias
-// correction) with global grad-norm clipping: the update the runner does each
-// step, inlined so that bench times a full training step.
+// benchAdamW is the runner's AdamW update (runner.ClipGradNorm, then
+// runner.AdamWStep per parameter), so that bench times a full training step
+// with the optimiser code training really runs.
 type benchAdamW struct {
-	lr, b1, b2, eps, wd, clip float64
-	m, v                      [][]float32
-	t                         int
+	lr, clip float64
+	hyper    runner.Hyper
+	m, v     [][]float32
+	grads    [][]float32 // reused each step
+	t        int64
 }
 
 func newBenchAdamW(params []benchParam, o benchOptions) *benchAdamW {
-	a := &benchAdamW{lr: o.lr, b1: o.beta1, b2: o.beta2, eps: o.eps, wd: o.wd, clip: o.gradClip}
+	h := runner.DefaultHyper()
+	h.Beta1, h.Beta2, h.Eps, h.WeightDecay = o.beta1, o.beta2, o.eps, o.wd
+	a := &benchAdamW{lr: o.lr, clip: o.gradClip, hyper: h}
 	for _, p := range params {
 		n := len(p.value())
 		a.m = append(a.m, make([]float32, n))
@@ -373,40 +378,17 @@ func newBenchAdamW(params []benchParam, o benchOptions) *benchAdamW {
 // update applies one AdamW step to every parameter from its current gradient.
 func (a *benchAdamW) update(params []benchParam) error {
 	a.t++
-	var sq float64
+	a.grads = a.grads[:0]
 	for i, p := range params {
-		g := p.grad()
-		if len(g) != len(a.m[i]) {
-			return fmt.Errorf("parameter %s: gradient has %d elements, value %d", p.name, len(g), len(a.m[i]))
+		g, w := p.grad(), p.value()
+		if len(g) != len(a.m[i]) || len(w) != len(a.m[i]) {
+			return fmt.Errorf("parameter %s: value has %d elements and gradient %d, want %d", p.name, len(w), len(g), len(a.m[i]))
 		}
-		for _, x := range g {
-			sq += float64(x) * float64(x)
-		}
+		a.grads = append(a.grads, g)
 	}
-	scale := float32(1)
-	if norm := math.Sqrt(sq); a.clip > 0 && norm > a.clip {
-		scale = float32(a.clip / norm)
-	}
-	b1, b2 := float32(a.b1), float32(a.b2)
-	bc1 := float32(1 - math.Pow(a.b1, float64(a.t)))
-	bc2 := float32(math.Sqrt(1 - math.Pow(a.b2, float64(a.t))))
-	lr, eps := float32(a.lr), float32(a.eps)
+	runner.ClipGradNorm(a.grads, a.clip)
 	for i, p := range params {
-		w, g, m, v := p.value(), p.grad(), a.m[i], a.v[i]
-		if len(w) != len(m) {
-			return fmt.Errorf("parameter %s: value has %d elements, want %d", p.name, len(w), len(m))
-		}
-		decay := float32(1)
-		if p.decay {
-			decay = float32(1 - a.lr*a.wd)
-		}
-		stepSize := lr / bc1
-		for j := range w {
-			gj := g[j] * scale
-			m[j] = b1*m[j] + (1-b1)*gj
-			v[j] = b2*v[j] + (1-b2)*gj*gj
-			w[j] = w[j]*decay - stepSize*m[j]/(float32(math.Sqrt(float64(v[j])))/bc2+eps)
-		}
+		runner.AdamWStep(p.value(), a.grads[i], a.m[i], a.v[i], a.t, a.lr, a.hyper, p.decay)
 	}
 	return nil
 }

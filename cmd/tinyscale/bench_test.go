@@ -121,7 +121,7 @@ func TestBenchText(t *testing.T) {
 	if err := testBenchCmd(&out).Run(context.Background(), args); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"silia 8/2/2 V=8 block=4 batch=2", "tokens/s", "peak RSS", "gonum", "pure Go", "inline AdamW"} {
+	for _, s := range []string{"silia 8/2/2 V=8 block=4 batch=2", "tokens/s", "peak RSS", "gonum", "pure Go", "runner AdamW"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("text output lacks %q:\n%s", s, out.String())
 		}
