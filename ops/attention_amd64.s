@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "expf_amd64.h"
 
 // The AVX2/FMA micro-kernel of the attention tiles: the 6×16 register tile of
 // blas/internal/asmgemm (measured there against OpenBLAS), changed to read A
@@ -94,19 +95,19 @@ store:
 	RET
 
 // Constants of expScaled8 (Cephes expf, as expf in attention_kernels.go).
-DATA expconst<>+0(SB)/4, $0x3fb8aa3b // log2e
-DATA expconst<>+4(SB)/4, $0x3f318000 // ln2hi
-DATA expconst<>+8(SB)/4, $0xb95e8083 // ln2lo
-DATA expconst<>+12(SB)/4, $0x3f800000 // one
-DATA expconst<>+16(SB)/4, $0xc2aeac4f // mint
-DATA expconst<>+20(SB)/4, $0x42b0c0a5 // maxt
-DATA expconst<>+24(SB)/4, $0x39506967 // c0
-DATA expconst<>+28(SB)/4, $0x3ab743ce // c1
-DATA expconst<>+32(SB)/4, $0x3c088908 // c2
-DATA expconst<>+36(SB)/4, $0x3d2aa9c1 // c3
-DATA expconst<>+40(SB)/4, $0x3e2aaaaa // c4
-DATA expconst<>+44(SB)/4, $0x3f000000 // c5
-GLOBL expconst<>(SB), RODATA|NOPTR, $48
+DATA ·expconst+0(SB)/4, $0x3fb8aa3b // log2e
+DATA ·expconst+4(SB)/4, $0x3f318000 // ln2hi
+DATA ·expconst+8(SB)/4, $0xb95e8083 // ln2lo
+DATA ·expconst+12(SB)/4, $0x3f800000 // one
+DATA ·expconst+16(SB)/4, $0xc2aeac4f // mint
+DATA ·expconst+20(SB)/4, $0x42b0c0a5 // maxt
+DATA ·expconst+24(SB)/4, $0x39506967 // c0
+DATA ·expconst+28(SB)/4, $0x3ab743ce // c1
+DATA ·expconst+32(SB)/4, $0x3c088908 // c2
+DATA ·expconst+36(SB)/4, $0x3d2aa9c1 // c3
+DATA ·expconst+40(SB)/4, $0x3e2aaaaa // c4
+DATA ·expconst+44(SB)/4, $0x3f000000 // c5
+GLOBL ·expconst(SB), RODATA|NOPTR, $48
 
 // func expScaled8(x []float32, a, b float32) float32
 // x[j] = e^(a*x[j]-b) for j < len(x) (a multiple of 8), eight at a time;
@@ -117,12 +118,12 @@ TEXT ·expScaled8(SB), NOSPLIT, $0-36
 	MOVQ         x_len+8(FP), CX
 	VBROADCASTSS a+24(FP), Y0
 	VBROADCASTSS b+28(FP), Y1
-	VBROADCASTSS expconst<>+0(SB), Y2
-	VBROADCASTSS expconst<>+4(SB), Y3
-	VBROADCASTSS expconst<>+8(SB), Y4
-	VBROADCASTSS expconst<>+12(SB), Y5
-	VBROADCASTSS expconst<>+16(SB), Y6
-	VBROADCASTSS expconst<>+20(SB), Y7
+	VBROADCASTSS ·expconst+0(SB), Y2
+	VBROADCASTSS ·expconst+4(SB), Y3
+	VBROADCASTSS ·expconst+8(SB), Y4
+	VBROADCASTSS ·expconst+12(SB), Y5
+	VBROADCASTSS ·expconst+16(SB), Y6
+	VBROADCASTSS ·expconst+20(SB), Y7
 	VXORPS       Y8, Y8, Y8
 	CMPQ         CX, $8
 	JLT          done
@@ -130,31 +131,7 @@ TEXT ·expScaled8(SB), NOSPLIT, $0-36
 eloop:
 	VMOVUPS      (SI), Y9
 	VFMSUB213PS  Y1, Y0, Y9  // t = a*x - b
-	VMINPS       Y9, Y7, Y9  // t = min(maxt, t), NaN kept
-	VCMPPS       $1, Y6, Y9, Y13 // t < mint
-	VMULPS       Y2, Y9, Y10
-	VROUNDPS     $0, Y10, Y10 // n = round(t log2 e)
-	VFNMADD231PS Y3, Y10, Y9 // r = t - n ln2
-	VFNMADD231PS Y4, Y10, Y9
-	VBROADCASTSS expconst<>+24(SB), Y11
-	VBROADCASTSS expconst<>+28(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS expconst<>+32(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS expconst<>+36(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS expconst<>+40(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS expconst<>+44(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VMULPS       Y9, Y9, Y12
-	VFMADD213PS  Y9, Y12, Y11 // p = p r² + r
-	VADDPS       Y5, Y11, Y11 // p += 1
-	VCVTPS2DQ    Y10, Y10
-	VPSLLD       $23, Y10, Y10
-	VPADDD       Y5, Y10, Y10 // 2^n
-	VMULPS       Y10, Y11, Y11
-	VANDNPS      Y11, Y13, Y11 // 0 below mint
+	EXP8 // Y11 = e^Y9, see expf_amd64.h
 	VMOVUPS      Y11, (SI)
 	VADDPS       Y11, Y8, Y8
 	ADDQ         $32, SI

@@ -1,24 +1,9 @@
 #include "textflag.h"
+#include "expf_amd64.h"
 
 // Kernels of the cross-entropy op (xent.go). The exp is expScaled8's
 // (attention_amd64.s: Cephes expf, as expf in attention_kernels.go), reading
 // one slice and writing another and summing in float64.
-
-// Constants of xentExpSum8 (a copy of attention_amd64.s's expconst, which is
-// local to that file).
-DATA xentconst<>+0(SB)/4, $0x3fb8aa3b // log2e
-DATA xentconst<>+4(SB)/4, $0x3f318000 // ln2hi
-DATA xentconst<>+8(SB)/4, $0xb95e8083 // ln2lo
-DATA xentconst<>+12(SB)/4, $0x3f800000 // one
-DATA xentconst<>+16(SB)/4, $0xc2aeac4f // mint
-DATA xentconst<>+20(SB)/4, $0x42b0c0a5 // maxt
-DATA xentconst<>+24(SB)/4, $0x39506967 // c0
-DATA xentconst<>+28(SB)/4, $0x3ab743ce // c1
-DATA xentconst<>+32(SB)/4, $0x3c088908 // c2
-DATA xentconst<>+36(SB)/4, $0x3d2aa9c1 // c3
-DATA xentconst<>+40(SB)/4, $0x3e2aaaaa // c4
-DATA xentconst<>+44(SB)/4, $0x3f000000 // c5
-GLOBL xentconst<>(SB), RODATA|NOPTR, $48
 
 // func xentMax8(x []float32) float32
 // The largest element of x, len(x) a positive multiple of 8. AVX.
@@ -74,12 +59,12 @@ TEXT ·xentExpSum8(SB), NOSPLIT, $0-64
 	MOVQ         src_base+24(FP), SI
 	MOVQ         src_len+32(FP), CX
 	VBROADCASTSS m+48(FP), Y1
-	VBROADCASTSS xentconst<>+0(SB), Y2
-	VBROADCASTSS xentconst<>+4(SB), Y3
-	VBROADCASTSS xentconst<>+8(SB), Y4
-	VBROADCASTSS xentconst<>+12(SB), Y5
-	VBROADCASTSS xentconst<>+16(SB), Y6
-	VBROADCASTSS xentconst<>+20(SB), Y7
+	VBROADCASTSS ·expconst+0(SB), Y2
+	VBROADCASTSS ·expconst+4(SB), Y3
+	VBROADCASTSS ·expconst+8(SB), Y4
+	VBROADCASTSS ·expconst+12(SB), Y5
+	VBROADCASTSS ·expconst+16(SB), Y6
+	VBROADCASTSS ·expconst+20(SB), Y7
 	VXORPD       Y8, Y8, Y8 // float64 sums of lanes 0-3
 	VXORPD       Y0, Y0, Y0 // and 4-7
 	VXORPS       Y15, Y15, Y15 // float32 sums of the last (at most) 16 vectors
@@ -90,31 +75,7 @@ TEXT ·xentExpSum8(SB), NOSPLIT, $0-64
 eloop:
 	VMOVUPS      (SI), Y9
 	VSUBPS       Y1, Y9, Y9      // t = x - m
-	VMINPS       Y9, Y7, Y9      // t = min(maxt, t), NaN kept
-	VCMPPS       $1, Y6, Y9, Y13 // t < mint
-	VMULPS       Y2, Y9, Y10
-	VROUNDPS     $0, Y10, Y10    // n = round(t log2 e)
-	VFNMADD231PS Y3, Y10, Y9     // r = t - n ln2
-	VFNMADD231PS Y4, Y10, Y9
-	VBROADCASTSS xentconst<>+24(SB), Y11
-	VBROADCASTSS xentconst<>+28(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS xentconst<>+32(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS xentconst<>+36(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS xentconst<>+40(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VBROADCASTSS xentconst<>+44(SB), Y14
-	VFMADD213PS  Y14, Y9, Y11
-	VMULPS       Y9, Y9, Y12
-	VFMADD213PS  Y9, Y12, Y11    // p = p r² + r
-	VADDPS       Y5, Y11, Y11    // p += 1
-	VCVTPS2DQ    Y10, Y10
-	VPSLLD       $23, Y10, Y10
-	VPADDD       Y5, Y10, Y10    // 2^n
-	VMULPS       Y10, Y11, Y11
-	VANDNPS      Y11, Y13, Y11   // 0 below mint
+	EXP8 // Y11 = e^Y9, see expf_amd64.h
 	VMOVUPS      Y11, (DI)
 	VADDPS       Y11, Y15, Y15
 	ADDQ         $32, SI
