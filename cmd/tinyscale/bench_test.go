@@ -32,8 +32,19 @@ func newBigramTrainer(cfg models.Config, batch int, seed uint64) (benchTrainer, 
 }
 
 func (b *bigramTrainer) Step(inputs, targets []int32) (float32, error) {
-	clear(b.g)
-	clear(b.gb)
+	return b.run(inputs, targets, true)
+}
+
+// Loss is the forward pass alone (the gradients are left as they are).
+func (b *bigramTrainer) Loss(inputs, targets []int32) (float32, error) {
+	return b.run(inputs, targets, false)
+}
+
+func (b *bigramTrainer) run(inputs, targets []int32, train bool) (float32, error) {
+	if train {
+		clear(b.g)
+		clear(b.gb)
+	}
 	var loss float64
 	p := make([]float64, b.v)
 	for i, x := range inputs {
@@ -50,6 +61,9 @@ func (b *bigramTrainer) Step(inputs, targets []int32) (float32, error) {
 		}
 		loss -= math.Log(p[targets[i]] / s)
 		for j := range p {
+			if !train {
+				break
+			}
 			d := p[j] / s
 			if j == int(targets[i]) {
 				d--
