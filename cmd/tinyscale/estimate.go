@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"time"
 
+	"gorgonia.org/gorgonia"
+
+	"github.com/tinyscale/tinyscale/blas"
 	"github.com/tinyscale/tinyscale/data"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/sweeps"
@@ -185,7 +189,7 @@ func estimateFootnote(e sweepEstimate) string {
 		"checkpoints, samples and database writes are not included. Runs of one shape share its timing.\n"
 	for _, r := range e.Runs {
 		if r.WallClock {
-			return s + "runs with a seconds budget count that budget.\n"
+			return s + "* runs with a seconds budget count that budget.\n"
 		}
 	}
 	return s
@@ -222,8 +226,11 @@ func writeAligned(b *strings.Builder, rows [][]string, left map[int]bool) {
 	}
 }
 
-// humanDuration writes seconds as 45s, 12m05s or 3h07m.
+// humanDuration writes seconds as 0.4s, 45s, 12m05s or 3h07m.
 func humanDuration(s float64) string {
+	if s < 9.95 {
+		return fmt.Sprintf("%.1fs", s)
+	}
 	d := time.Duration(s * float64(time.Second)).Round(time.Second)
 	switch {
 	case d < time.Minute:
@@ -247,4 +254,57 @@ func benchTokens(seed uint64, nBatches, n, vocab int) (inputs, targets [][]int32
 		inputs[i], targets[i] = seq[:n], seq[1:]
 	}
 	return inputs, targets
+}
+
+// defaultBenchOptions are bench's defaults for timing the shapes of a file:
+// 5 timed steps after 1 warm-up, seed 1, the bench's AdamW.
+func defaultBenchOptions() benchOptions {
+	return benchOptions{steps: 5, warmup: 1, seed: 1, lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-10, wd: 0.1, gradClip: 1}
+}
+
+// planEstimate is plan --estimate: it loads the BLAS as run does and times
+// every distinct shape of runs on the real trainer.
+func planEstimate(ctx context.Context, runs []sweeps.Run, e env) (sweepEstimate, error) {
+	kernels, err := models.CPUKernels()
+	if err != nil {
+		return sweepEstimate{}, usageError{err}
+	}
+	impl, info := blas.Load()
+	gorgonia.Use(impl)
+	est, err := estimateSweep(ctx, runs, defaultBenchOptions(), newModelsTrainer, e.stderr)
+	if err != nil {
+		return sweepEstimate{}, fmt.Errorf("plan --estimate: %w", err)
+	}
+	est.BLAS, est.CPUKernels, est.GOMAXPROCS = info.String(), kernels, runtime.GOMAXPROCS(0)
+	return est, nil
+}
+
+// writePlanEstimate prints the estimated wall time of each run and the total.
+func writePlanEstimate(w io.Writer, e sweepEstimate) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nestimated wall time on this machine (%d timed steps per distinct shape; blas %s, %s kernels, GOMAXPROCS %d):\n\n",
+		e.Steps, e.BLAS, e.CPUKernels, e.GOMAXPROCS)
+	table := [][]string{{"NAME", "TOKENS/S", "EST. TIME"}}
+	for _, r := range e.Runs {
+		t := humanDuration(r.Seconds)
+		if r.WallClock {
+			t += "*"
+		}
+		table = append(table, []string{r.Name, fmt.Sprintf("%.0f", e.Shapes[r.Shape].TokensPerS), t})
+	}
+	writeAligned(&b, table, map[int]bool{0: true})
+	fmt.Fprintf(&b, "\ntotal: %s for %d runs (run one after another)\n", humanDuration(e.TotalSeconds), len(e.Runs))
+	b.WriteString(estimateFootnote(e))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// cpuKernelsForLog names the ops kernel class for run logs (a TINYSCALE_CPU
+// that cannot be honoured shows as its error; the trainer refuses it).
+func cpuKernelsForLog() string {
+	k, err := models.CPUKernels()
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return k
 }

@@ -248,3 +248,36 @@ func TestPlanPaperCounts(t *testing.T) {
 		t.Errorf("runs missing from plan: %v", want)
 	}
 }
+
+// TestPlanEstimate: plan --estimate times each distinct shape and prints
+// every run's estimated time and the total; --json carries estimate_s.
+func TestPlanEstimate(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"-f", "testdata/estimate.yaml", "--db", filepath.Join(dir, "absent.db"), "--cache", filepath.Join(dir, "cache"), "--estimate"}
+	out, errs, code := runPlan(t, args...)
+	if code != 0 {
+		t.Fatalf("plan --estimate exit %d: %s", code, errs)
+	}
+	for _, s := range []string{"estimated wall time on this machine", "tiny/silia/seed=2", "30s*", "total: ", "for 5 runs"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	rows := planJSON(t, "testdata/estimate.yaml", filepath.Join(dir, "absent.db"), filepath.Join(dir, "cache"))
+	if _, ok := rows[0]["estimate_s"]; ok {
+		t.Errorf("estimate_s without --estimate: %v", rows[0])
+	}
+	out, errs, code = runPlan(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("plan --estimate --json exit %d: %s", code, errs)
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		s, ok := r["estimate_s"].(float64)
+		if !ok || s <= 0 || (r["name"] == "clock/silia" && s != 30) {
+			t.Errorf("run %v: estimate_s %v", r["name"], r["estimate_s"])
+		}
+	}
+}

@@ -98,7 +98,7 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 
 	impl, info := blas.Load()
 	gorgonia.Use(impl)
-	c.e.log.Info("training", "runs", len(runs), "selected", len(selected), "db", path, "blas", info.String(), "gomaxprocs", runtime.GOMAXPROCS(0))
+	c.e.log.Info("training", "runs", len(runs), "selected", len(selected), "db", path, "blas", info.String(), "cpu_kernels", cpuKernelsForLog(), "gomaxprocs", runtime.GOMAXPROCS(0))
 	if info.Fallback != "" {
 		c.e.log.Warn("OpenBLAS not loaded; using pure-Go BLAS", "reason", info.Fallback)
 	}
