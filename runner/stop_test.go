@@ -3,10 +3,12 @@ package runner
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/store/storetest"
+	"github.com/tinyscale/tinyscale/sweeps"
 )
 
 // cancellingStore cancels the training context (a Ctrl-C or SIGTERM) inside
@@ -133,5 +135,55 @@ func TestInterruptWithoutCheckpointSaysSo(t *testing.T) {
 	var ie *InterruptedError
 	if !errors.As(err, &ie) || ie.Checkpointed || ie.Step != 5 || !errors.Is(err, errDisk) {
 		t.Fatalf("err %v (%+v), want an InterruptedError without checkpoint at step 5 wrapping the disk error", err, ie)
+	}
+}
+
+// TestDataProblemsFailRunAndNextGoesOn: a block_size larger than the
+// dataset, token ids outside the vocabulary, or a dataset that cannot be
+// prepared fail that run with the reason recorded; the sweep goes on.
+func TestDataProblemsFailRunAndNextGoesOn(t *testing.T) {
+	tests := []struct {
+		name   string
+		data   func(ctx context.Context, r sweeps.Run) (*Dataset, error)
+		reason string
+	}{
+		{"block larger than data", func(ctx context.Context, r sweeps.Run) (*Dataset, error) {
+			ds, err := fakeData(ctx, r)
+			ds.Val = ds.Val[:5]
+			return ds, err
+		}, "dataset too small: train 2700 and val 5 tokens, need more than block_size+1 = 9 in each"},
+		{"token id outside vocabulary", func(ctx context.Context, r sweeps.Run) (*Dataset, error) {
+			ds, err := fakeData(ctx, r)
+			ds.Train[100] = int32(r.Model.VocabSize) + 3
+			return ds, err
+		}, "token id 15 in the training split is not below the model's vocab_size 12"},
+		{"prepare fails", func(ctx context.Context, r sweeps.Run) (*Dataset, error) {
+			return nil, errors.New("token id 300 in the .bin files is not below tokenizer vocab_size 256")
+		}, "prepare data: token id 300"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.MustOpenDB(t)
+			bad, good := fakeRun("t/bad", 1), fakeRun("t/good", 2)
+			o, _ := testOptions(db, &fakeWorld{}, bad, good)
+			o.Data = func(ctx context.Context, r sweeps.Run) (*Dataset, error) {
+				if r.Name == bad.Name {
+					return tc.data(ctx, r)
+				}
+				return fakeData(ctx, r)
+			}
+			sum, err := Run(ctx, o)
+			if err != nil {
+				t.Fatalf("sweep stopped: %v", err)
+			}
+			if sum.Failed != 1 || sum.Done != 1 {
+				t.Fatalf("summary %+v, want 1 failed and 1 done", sum)
+			}
+			b, _ := db.GetRun(ctx, bad.Name)
+			if b.Status != store.StatusFailed || !strings.Contains(b.FailReason, tc.reason) || b.LeaseOwner != "" {
+				t.Errorf("bad run: status %s reason %q lease %q; want failed with %q", b.Status, b.FailReason, b.LeaseOwner, tc.reason)
+			}
+		})
 	}
 }

@@ -130,6 +130,13 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 	defer func() { close(stopRenew); wg.Wait() }()
 
 	t, err := newTraining(lctx, o, r, log, prog)
+	if reason, ok := asRunFailure(err); ok {
+		if err := o.DB.SetStatus(ctx, r.Name, store.StatusFailed, reason); err != nil {
+			return 0, err
+		}
+		log.Error("run failed; going on with the next run", "reason", reason)
+		return resultFailed, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -228,11 +235,15 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 	}
 	ds, err := o.Data(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("prepare data: %w", err)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// The run's data cannot be prepared (a missing file, ids outside
+		// the vocabulary): that run fails, the sweep goes on.
+		return nil, &RunFailure{fmt.Errorf("prepare data: %w", err)}
 	}
-	if len(ds.Train) < t.T+2 || len(ds.Val) < t.T+2 {
-		return nil, fmt.Errorf("dataset too small: train %d and val %d tokens, need more than block_size+1 = %d in each",
-			len(ds.Train), len(ds.Val), t.T+1)
+	if err := CheckData(r, ds); err != nil {
+		return nil, &RunFailure{err}
 	}
 	t.ds = ds
 	if t.model, err = o.NewModel(r.Model, t.B, r.Seed); err != nil {
