@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/store/storetest"
 	"github.com/tinyscale/tinyscale/sweeps"
@@ -185,5 +186,28 @@ func TestDataProblemsFailRunAndNextGoesOn(t *testing.T) {
 				t.Errorf("bad run: status %s reason %q lease %q; want failed with %q", b.Status, b.FailReason, b.LeaseOwner, tc.reason)
 			}
 		})
+	}
+}
+
+// TestRunBeyondMemoryFails: a run whose memory estimate exceeds what the
+// machine has left fails with the estimate and the limit in its reason; the
+// next run goes on.
+func TestRunBeyondMemoryFails(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	big, small := fakeRun("t/big", 1), fakeRun("t/small", 2)
+	big.Model.NEmbd, big.Model.NLayer = 4096, 8
+	o, _ := testOptions(db, &fakeWorld{}, big, small)
+	need := EstimateMemory(big, 3000).Total
+	o.MemAvailable = func() (sysmem.Limit, error) { return sysmem.Limit{Bytes: need - 1, Source: "test limit"}, nil }
+	sum, err := Run(ctx, o)
+	if err != nil || sum.Failed != 1 || sum.Done != 1 {
+		t.Fatalf("summary %+v, err %v; want 1 failed, 1 done", sum, err)
+	}
+	b, _ := db.GetRun(ctx, big.Name)
+	for _, want := range []string{"needs about " + sysmem.FormatBytes(need), "parameters", "optimiser state", "activations at batch 4 × block 8", "available: " + sysmem.FormatBytes(need-1) + " (test limit)"} {
+		if !strings.Contains(b.FailReason, want) {
+			t.Errorf("reason %q lacks %q", b.FailReason, want)
+		}
 	}
 }

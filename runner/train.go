@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -245,6 +246,9 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 	if err := CheckData(r, ds); err != nil {
 		return nil, &RunFailure{err}
 	}
+	if err := t.checkMemory(int64(len(ds.Train) + len(ds.Val))); err != nil {
+		return nil, err
+	}
 	t.ds = ds
 	if t.model, err = o.NewModel(r.Model, t.B, r.Seed); err != nil {
 		return nil, fmt.Errorf("build model: %w", err)
@@ -292,6 +296,29 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 		return nil, err
 	}
 	return t, nil
+}
+
+// checkMemory fails the run when its memory estimate exceeds what the
+// machine has left (after returning this process's free heap to the OS).
+func (t *training) checkMemory(dataTokens int64) error {
+	est := EstimateMemory(t.r, dataTokens)
+	lim, err := t.o.MemAvailable()
+	if err != nil {
+		t.log.Debug("memory check skipped", "err", err)
+		return nil
+	}
+	if est.Total > lim.Bytes {
+		// Garbage of the previous run may still be held: return it, re-read.
+		debug.FreeOSMemory()
+		if lim, err = t.o.MemAvailable(); err != nil {
+			return nil
+		}
+	}
+	if err := CheckMemory(est, lim); err != nil {
+		return &RunFailure{err}
+	}
+	t.log.Debug("memory estimate", "estimate", est.String(), "available", lim.String())
+	return nil
 }
 
 // resume loads the newest valid checkpoint (falling back past corrupt ones)

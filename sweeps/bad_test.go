@@ -44,6 +44,8 @@ func TestBadInput(t *testing.T) {
 		{"heads_not_dividing", `:5: experiment e: model gpt2 30x4x2: n_head 4 does not divide n_embd 30 (gpt2 splits n_embd into heads)`},
 		{"knob_wrong_family", `:5: experiment e at model.gate=true: model silia 16x4x2: gate is only available for family silia-xga, not silia`},
 		{"lr_negative", `:3: optimizer.lr: -1e-3 is out of range (0, 10]`},
+		{"match_unreachable_large", `:5: experiment e: gpt2: match: params 1,000,000,000,000 is out of reach: the largest valid model (n_embd 32768, n_head 4, n_layer 2, vocab 8192) has 26,041,253,888 parameters, -97.4% from the target (allowed ±20%); change the target, n_head/n_layer or the tokenizer`},
+		{"match_unreachable_small", `:5: experiment e: gpt2: match: params 10 is out of reach: the smallest valid model (n_embd 8, n_head 4, n_layer 2, vocab 8192) has 67,808 parameters, 6.78e+03× the target (allowed ±20%); change the target, n_head/n_layer or the tokenizer`},
 		{"match_unknown", `:6: experiment e: match: "width" is not allowed (allowed: params, flops)`},
 		{"match_with_n_embd", `:7: experiment e: n_embd is chosen by match: params; remove it from the models entry`},
 		{"match_without_target", `:6: experiment e: match: params needs a target: add params: 1M to the experiment or sweep: {params: [0.5M, 1M]}`},
