@@ -211,3 +211,24 @@ func TestRunBeyondMemoryFails(t *testing.T) {
 		}
 	}
 }
+
+// TestHyperHonoursZeros: the resolved optimiser settings are used as they
+// are; zero is a value (momentum 0, betas [0, 0]), not "unset".
+func TestHyperHonoursZeros(t *testing.T) {
+	oc := fakeRun("t/h", 1).Optimizer
+	oc.Name, oc.Momentum, oc.Betas, oc.WeightDecay = "muon", 0, [2]float64{0, 0}, 0
+	h := hyperFor(oc)
+	if h.Momentum != 0 || h.Beta1 != 0 || h.Beta2 != 0 || h.WeightDecay != 0 || h.Eps != oc.Eps {
+		t.Errorf("hyper %+v from %+v", h, oc)
+	}
+	// With momentum below Muon's warm-up start the warm-up does not ramp
+	// down to it: momentum 0 is no momentum from the first step.
+	if mu := MuonMomentum(0, h); mu != 0 {
+		t.Errorf("Muon momentum at step 0 = %v, want 0", mu)
+	}
+	oc.Momentum, oc.Betas = 0.95, [2]float64{0.8, 0.9}
+	h = hyperFor(oc)
+	if h.Momentum != 0.95 || h.MomentumStart != 0.85 || h.Beta1 != 0.8 || h.Beta2 != 0.9 {
+		t.Errorf("hyper %+v from %+v", h, oc)
+	}
+}

@@ -266,19 +266,8 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 			t.optParams[i] = q
 		}
 	}
-	h := DefaultHyper()
 	oc := r.Optimizer
-	if oc.Betas != [2]float64{} {
-		h.Beta1, h.Beta2 = oc.Betas[0], oc.Betas[1]
-	}
-	if oc.Eps != 0 {
-		h.Eps = oc.Eps
-	}
-	h.WeightDecay = oc.WeightDecay
-	if oc.Momentum != 0 {
-		h.Momentum = oc.Momentum
-	}
-	if t.opt, err = NewOptimizer(oc.Name, t.optParams, h, o.BLAS); err != nil {
+	if t.opt, err = NewOptimizer(oc.Name, t.optParams, hyperFor(oc), o.BLAS); err != nil {
 		return nil, err
 	}
 	t.sched = Schedule{Kind: oc.Schedule, LR: oc.LR, MinLR: oc.MinLR, Warmup: oc.Warmup,
@@ -296,6 +285,20 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 		return nil, err
 	}
 	return t, nil
+}
+
+// hyperFor is the optimiser hyper-parameters of a resolved run: every value
+// is used as given (sweeps resolves defaults; zero is a value, not unset).
+// Muon's momentum warm-up starts at min(0.85, momentum), so a momentum below
+// the usual start is used from the first step instead of being ramped down to.
+func hyperFor(oc sweeps.Optimizer) Hyper {
+	h := DefaultHyper()
+	h.Beta1, h.Beta2 = oc.Betas[0], oc.Betas[1]
+	h.Eps = oc.Eps
+	h.WeightDecay = oc.WeightDecay
+	h.Momentum = oc.Momentum
+	h.MomentumStart = min(h.MomentumStart, h.Momentum)
+	return h
 }
 
 // checkMemory fails the run when its memory estimate exceeds what the

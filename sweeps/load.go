@@ -287,7 +287,7 @@ func (d *dec) datasetSpec(p pair) (data.Spec, error) {
 	if err != nil {
 		return s, err
 	}
-	var kindN, genN *yaml.Node
+	var kindN, genN, seedN, valN *yaml.Node
 	for _, q := range ps {
 		w := what + ": " + q.key
 		switch q.key {
@@ -308,10 +308,12 @@ func (d *dec) datasetSpec(p pair) (data.Spec, error) {
 			s.Tokens, err = d.count(q.v, w, 1)
 		case "val_fraction":
 			s.ValFraction, err = d.floatIn(q.v, w, 0, 1, true, true)
+			valN = q.v
 		case "seed":
 			var v int64
 			v, err = d.count(q.v, w, 0)
 			s.Seed = uint64(v)
+			seedN = q.v
 		default:
 			return s, d.unknownKey(q, what, datasetKeys)
 		}
@@ -332,6 +334,11 @@ func (d *dec) datasetSpec(p pair) (data.Spec, error) {
 		return s, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
 	case s.Field != "" && s.Kind != "jsonl":
 		return s, d.errf(p.k, "%s: field is only for kind jsonl, not %s", what, s.Kind)
+	// Keys that would do nothing for the kind are refused, not hashed.
+	case seedN != nil && s.Kind != data.KindSynthetic:
+		return s, d.errf(seedN, "%s: seed is only for kind synthetic (it seeds the generator); kind %s reads its data as it is", what, s.Kind)
+	case valN != nil && s.Kind == data.KindNanoGPT && s.Tokens == 0:
+		return s, d.errf(valN, "%s: val_fraction does nothing for kind nanogpt without tokens: val.bin is the validation split (with a tokens cap, val_fraction sizes the val.bin cap)", what)
 	}
 	return s.WithDefaults(), nil
 }
