@@ -232,3 +232,23 @@ func TestHyperHonoursZeros(t *testing.T) {
 		t.Errorf("hyper %+v from %+v", h, oc)
 	}
 }
+
+// TestFinalEvalLogWithoutBytes: for token-id data (no bytes per token) the
+// final eval log says bits per byte does not apply instead of bpb=NaN.
+func TestFinalEvalLogWithoutBytes(t *testing.T) {
+	db := storetest.MustOpenDB(t)
+	r := fakeRun("t/ids", 1)
+	o, logs := testOptions(db, &fakeWorld{}, r)
+	o.Data = func(ctx context.Context, r sweeps.Run) (*Dataset, error) {
+		ds, err := fakeData(ctx, r)
+		ds.BytesPerToken = 0
+		return ds, err
+	}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if strings.Contains(out, "NaN") || !strings.Contains(out, `bpb="n/a (token ids: no bytes per token)"`) {
+		t.Errorf("final eval log:\n%s", out)
+	}
+}

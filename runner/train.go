@@ -816,7 +816,11 @@ func (t *training) finalEval(ctx context.Context) error {
 	if err := t.db.WriteEval(ctx, store.Eval{Run: t.r.Name, Step: t.step, Split: store.SplitFinalVal, Loss: loss, BPB: t.bpb(loss)}); err != nil {
 		return err
 	}
-	t.log.Info("final eval", "val_loss", fmt.Sprintf("%.4f", loss), "bpb", fmt.Sprintf("%.4f", t.bpb(loss)))
+	bpb := "n/a (token ids: no bytes per token)"
+	if b := t.bpb(loss); !math.IsNaN(b) {
+		bpb = fmt.Sprintf("%.4f", b)
+	}
+	t.log.Info("final eval", "val_loss", fmt.Sprintf("%.4f", loss), "bpb", bpb)
 	return t.taskEval(ctx)
 }
 

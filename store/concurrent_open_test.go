@@ -2,11 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -107,5 +109,59 @@ func TestConcurrentFirstOpenChild(t *testing.T) {
 	}
 	if err := checkFresh(path, "child"+os.Getenv(openIterEnv)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenUnwritableDirectory: a directory SQLite cannot write in (it must
+// create the -wal and -shm files beside the database) gets a message that
+// says so instead of "unable to open database file (14)".
+func TestOpenUnwritableDirectory(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes into read-only directories")
+	}
+	for _, existing := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "r.db")
+		if existing {
+			db, err := store.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		_, err := store.Open(path)
+		if err == nil || !strings.Contains(err.Error(), "directory "+dir+" is not writable") {
+			t.Errorf("existing %v: err %v", existing, err)
+		}
+	}
+}
+
+// TestDiagnoseOpen checks the messages for each case with a fake probe
+// (the real check needs a non-root user; see TestOpenUnwritableDirectory).
+func TestDiagnoseOpen(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "there.db")
+	if err := os.WriteFile(existing, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cantOpen := errors.New("unable to open database file (14)")
+	denied := func(string) error { return os.ErrPermission }
+	tests := []struct {
+		path  string
+		probe func(string) error
+		want  string
+	}{
+		{filepath.Join(dir, "new.db"), denied, "cannot create results database " + filepath.Join(dir, "new.db") + ": directory " + dir + " is not writable"},
+		{existing, denied, "cannot open results database " + existing + " for writing: directory " + dir + " is not writable (SQLite creates " + existing + "-wal and -shm beside it)"},
+		{existing, func(string) error { return nil }, "unable to open database file (14)"},
+	}
+	for _, tc := range tests {
+		if got := store.DiagnoseOpen(tc.path, cantOpen, tc.probe).Error(); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.path, got, tc.want)
+		}
 	}
 }

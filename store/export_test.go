@@ -14,3 +14,6 @@ func LoadMigrations(fsys fs.FS) (int, error) {
 	ms, err := loadMigrations(fsys)
 	return len(ms), err
 }
+
+// DiagnoseOpen exposes diagnoseOpen.
+var DiagnoseOpen = diagnoseOpen

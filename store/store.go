@@ -175,10 +175,16 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 	d.sql = db
 	if err := d.firstConnect(ctx); err != nil {
 		db.Close()
+		if !readOnly {
+			err = diagnoseOpen(path, err, dirWritable)
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
+		if !readOnly {
+			err = diagnoseOpen(path, err, dirWritable)
+		}
 		return nil, err
 	}
 	return d, nil
@@ -210,6 +216,47 @@ func (d *DB) firstConnect(ctx context.Context) error {
 			wait *= 2
 		}
 	}
+}
+
+// diagnoseOpen explains SQLite's "unable to open database file" and
+// "readonly database" when their cause is a directory this process cannot
+// write in (SQLite creates the file and its -wal and -shm beside it); probe
+// reports whether a directory is writable. Other errors are returned as they
+// are.
+func diagnoseOpen(path string, err error, probe func(dir string) error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		// The driver sometimes reports only the message with its code.
+		if msg := err.Error(); !strings.Contains(msg, "(14)") && !strings.Contains(msg, "(8)") {
+			return err
+		}
+	} else if c := se.Code() & 0xff; c != sqlite3.SQLITE_CANTOPEN && c != sqlite3.SQLITE_READONLY {
+		return err
+	}
+	dir := filepath.Dir(path)
+	perr := probe(dir)
+	if perr == nil {
+		return err
+	}
+	if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+		return fmt.Errorf("cannot create results database %s: directory %s is not writable (%v); choose a writable --db or fix the permissions: %w", path, dir, perr, err)
+	}
+	return fmt.Errorf("cannot open results database %s for writing: directory %s is not writable (SQLite creates %s-wal and -shm beside it) (%v); copy the database to a writable folder or fix the permissions (status, plan and report only read it): %w", path, dir, path, perr, err)
+}
+
+// dirWritable reports whether this process can create a file in dir.
+func dirWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".tinyscale-probe-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).

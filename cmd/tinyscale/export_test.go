@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -130,5 +131,23 @@ func TestModelCommandsEndToEnd(t *testing.T) {
 		if params[i].Name != snap.Params[i].Name || !slices.Equal(params[i].Data, snap.Params[i].Data) {
 			t.Errorf("exported %q differs from the checkpoint", params[i].Name)
 		}
+	}
+}
+
+// TestExportRefusesExistingFile: export does not silently overwrite a file;
+// --force replaces it.
+func TestExportRefusesExistingFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.safetensors")
+	writeFile(t, out, "precious")
+	_, stderr, code := runCmd(t, "export", "--db", out+".db", "--run", "x", "--out", out)
+	if code != 1 || !strings.Contains(stderr, "--out "+out+" exists") || !strings.Contains(stderr, "--force") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "precious" {
+		t.Error("existing file changed")
+	}
+	// With --force the check passes (and the missing database is the error).
+	if _, stderr, _ := runCmd(t, "export", "--db", out+".db", "--run", "x", "--out", out, "--force"); !strings.Contains(stderr, "no results database") {
+		t.Errorf("--force: stderr %q", stderr)
 	}
 }

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -99,7 +102,8 @@ func writeStatusTable(c statusCmd, path string, rows []statusRow) error {
 		_, err := fmt.Fprintf(c.e.stdout, "no runs in %s yet\n", path)
 		return err
 	}
-	tw := tabwriter.NewWriter(c.e.stdout, 0, 0, 2, ' ', 0)
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATUS\tSTEP\tPROGRESS\tLAST LOSS\tBEST VAL LOSS\tREASON")
 	count := map[string]int{}
 	stalled := 0
@@ -123,6 +127,15 @@ func writeStatusTable(c statusCmd, path string, rows []statusRow) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write status: %w", err)
+	}
+	// The REASON column is empty for most runs: no trailing blanks.
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(c.e.stdout, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return fmt.Errorf("write status: %w", err)
+		}
 	}
 	fmt.Fprintf(c.e.stdout, "\n%d runs:", len(rows))
 	sep := " "
