@@ -259,7 +259,7 @@ func build(ctx context.Context, spec Spec, tok tokenizer.Spec, c *Corpus) (*Prep
 	if len(trainText) == 0 || len(valText) == 0 {
 		return nil, fmt.Errorf("%d characters are too few to split with val_fraction %v", len([]rune(c.Text)), spec.ValFraction)
 	}
-	t, err := tokenizer.Train(tok, trainText)
+	t, err := tokenizer.TrainContext(ctx, tok, trainText)
 	if err != nil {
 		return nil, fmt.Errorf("train tokenizer: %w", err)
 	}
