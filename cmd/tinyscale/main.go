@@ -67,18 +67,23 @@ func commands(e env) []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// The first Ctrl-C or SIGTERM cancels ctx: every command stops at
-		// its next check (a training run checkpoints first). Restoring the
-		// default handlers then makes a second signal end the process at
-		// once, so no command can swallow signals.
-		<-ctx.Done()
-		stop()
-	}()
+	ctx, stop := signalContext()
 	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalContext is cancelled by the first Ctrl-C (SIGINT) or SIGTERM: every
+// command stops at its next check (a training run checkpoints first). The
+// default handlers are then restored, so a second signal ends the process
+// at once and no command can swallow signals.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // runMain dispatches to a subcommand and maps errors to exit codes:

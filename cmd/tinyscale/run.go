@@ -137,7 +137,7 @@ func interruptMessage(err error) (string, bool) {
 	var ie *runner.InterruptedError
 	switch {
 	case !errors.As(err, &ie):
-		return "interrupted before any training step of this session; nothing to checkpoint: rerun `tinyscale run` to go on", true
+		return "interrupted outside a training step (preparing data, resuming or between runs): no step was left unsaved; rerun `tinyscale run` to go on", true
 	case ie.Checkpointed:
 		return fmt.Sprintf("interrupted; run %s checkpointed at step %d: rerun `tinyscale run` to resume", ie.Run, ie.Step), true
 	default:
