@@ -166,7 +166,7 @@ func sampleText(ctx context.Context, s *modelSnapshot, prompt string, n int, tem
 	}
 	out, err := models.GenerateContext(ctx, inf, ids, n, temperature, topK, rand.New(rand.NewPCG(seed, 0x73616d70))) // "samp"
 	if err != nil {
-		return "", fmt.Errorf("sample stopped after %d of %d tokens: %w", len(out), n, err)
+		return "", fmt.Errorf("interrupted after %d of %d tokens; nothing printed: %w", len(out), n, err)
 	}
 	return prompt + tok.Decode(out), nil
 }

@@ -5,7 +5,11 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -153,5 +157,38 @@ func TestSampleTokensLimit(t *testing.T) {
 	code := runMain(context.Background(), []string{"sample", "--run", "x", "--tokens", "10000000"}, &out, &errb)
 	if code != 2 || !strings.Contains(errb.String(), "--tokens 10000000") || !strings.Contains(errb.String(), "at most 100000") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestSampleProcessStopsOnSIGINT: `tinyscale sample` with the largest
+// --tokens (this test binary as the child, with main's signal handling)
+// exits within about a second of a SIGINT, with a message, not at the end.
+func TestSampleProcessStopsOnSIGINT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	db, r, _ := trainedTinyRun(t)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		stderr := &lockedBuffer{}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunChildProcess$")
+		cmd.Env = append(os.Environ(), runChildEnv+"="+strings.Join([]string{"sample", "--db", db.Path(), "--run", r.Name,
+			"--tokens", strconv.Itoa(maxSampleTokens)}, "\x1f"))
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // loading done, generating
+		sent := time.Now()
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		took := time.Since(sent)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "tinyscale sample: interrupted after") {
+			t.Errorf("%v: exit %v, stderr %q", sig, err, stderr.String())
+		}
+		if took > 1500*time.Millisecond {
+			t.Errorf("%v: stopped %v after the signal", sig, took)
+		}
+		t.Logf("%v: stopped %v after the signal: %s", sig, took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))
 	}
 }
