@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tinyscale/tinyscale/store"
 )
@@ -163,5 +165,42 @@ func TestDiagnoseOpen(t *testing.T) {
 		if got := store.DiagnoseOpen(tc.path, cantOpen, tc.probe).Error(); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.path, got, tc.want)
 		}
+	}
+}
+
+// TestOpenWaitsForCreatingWriter is the deterministic form of the race of
+// TestConcurrentFirstOpen: while another connection holds the write lock of
+// a new file that is not yet in WAL mode (as the first opener does while it
+// switches the file to WAL), SQLite answers the journal_mode pragma of a
+// second opener with SQLITE_BUSY at once, without its busy handler. Open
+// must wait for the lock instead of failing.
+func TestOpenWaitsForCreatingWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fresh.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	tx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("CREATE TABLE creating (x)"); err != nil { // takes the write lock
+		t.Fatal(err)
+	}
+	const hold = 300 * time.Millisecond
+	time.AfterFunc(hold, func() { tx.Rollback() })
+	start := time.Now()
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatalf("Open while another connection creates the file: %v", err)
+	}
+	defer db.Close()
+	if d := time.Since(start); d < hold/2 {
+		t.Errorf("Open returned after %v, before the writer let go", d)
+	}
+	if v, err := db.Version(context.Background()); err != nil || v != store.SchemaVersion() {
+		t.Errorf("version %d, %v", v, err)
 	}
 }
