@@ -64,6 +64,9 @@ type RunSummary struct {
 
 	LeaseOwner     string    // process holding the run, "" if none
 	LeaseExpiresAt time.Time // when that lease lapses
+
+	FailReason string // why it failed (status failed), e.g. "loss is NaN at step 22"
+	FailStep   int64  // last logged step when it failed
 }
 
 // Stalled reports whether the run is marked running but no process holds a
@@ -437,7 +440,7 @@ func (d *DB) SetRunEnv(ctx context.Context, name string, env RunEnv) error {
 // (the run_summary view).
 func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT s.name, s.experiment, s.status, s.step, s.steps_total,
-		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at
+		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at, r.fail_reason, r.fail_step
 		FROM run_summary s JOIN runs r ON r.name = s.name ORDER BY s.experiment, s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("run summaries: %w", err)
@@ -447,11 +450,12 @@ func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	for rows.Next() {
 		var s RunSummary
 		var last, best sql.NullFloat64
-		var owner, exp sql.NullString
-		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp); err != nil {
+		var owner, exp, reason sql.NullString
+		var failStep sql.NullInt64
+		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp, &reason, &failStep); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}
-		s.LeaseOwner = owner.String
+		s.LeaseOwner, s.FailReason, s.FailStep = owner.String, reason.String, failStep.Int64
 		if s.LeaseExpiresAt, err = parseTime(exp); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}

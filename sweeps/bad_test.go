@@ -2,8 +2,11 @@ package sweeps
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -47,6 +50,7 @@ func TestBadInput(t *testing.T) {
 		{"missing_data_file", `:5: dataset mytext (used by experiment e): path testdata/bad/does-not-exist.txt does not exist`},
 		{"model_block_size", `:3: model: block_size is not a model key: block_size is set at the top level, vocab_size by the tokenizer`},
 		{"models_and_pair", `:6: experiment e: give either models: or pair:, not both`},
+		{"multi_document", `:6: a second YAML document starts here ("---"): an experiments file holds exactly one document (put every experiment under one experiments: list)`},
 		{"no_experiments", `:1: no experiments: list at least one under experiments:`},
 		{"no_models", `:4: experiment e: no models: list the families under models: or pair:`},
 		{"no_n_embd", `:5: experiment e: silia has no n_embd: give it in the models entry or under model:, or use match: params`},
@@ -117,5 +121,54 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("got %v, want a not-exist error", err)
+	}
+}
+
+// TestLargeDocumentMessages: a document too large is refused with a message
+// that speaks of aliases only when it has some, and an oversized file is
+// refused before it is parsed.
+func TestLargeDocumentMessages(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("defaults:\n  budget: {steps: 10}\nexperiments:\n  - name: e\n    models: [{family: silia, n_embd: 16}]\n    sweep:\n      seed: [")
+	for i := 0; i < maxNodes; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(i))
+	}
+	b.WriteString("]\n")
+	_, err := Parse("big.yaml", []byte(b.String()))
+	if err == nil || strings.Contains(err.Error(), "alias") || !strings.Contains(err.Error(), "big.yaml:1: document too large: more than 1000000 YAML nodes") {
+		t.Errorf("large plain document: %v", err)
+	}
+	aliases := "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\n"
+	prev := "a"
+	for i := 0; i < 7; i++ {
+		name := fmt.Sprintf("b%d", i)
+		aliases += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	_, err = Parse("bomb.yaml", []byte(aliases))
+	if err == nil || !strings.Contains(err.Error(), "after expanding aliases") {
+		t.Errorf("alias bomb: %v", err)
+	}
+	huge := make([]byte, maxFileBytes+1)
+	for i := range huge {
+		huge[i] = '#'
+	}
+	_, err = Parse("huge.yaml", huge)
+	if err == nil || !strings.Contains(err.Error(), "huge.yaml: file is 16777217 bytes; an experiments file may be at most 16777216 bytes (16 MiB)") {
+		t.Errorf("huge file: %v", err)
+	}
+}
+
+// TestEmptyExtraDocumentsAccepted: a leading or trailing "---" (an empty
+// document) ignores nothing and is accepted.
+func TestEmptyExtraDocumentsAccepted(t *testing.T) {
+	body := "defaults:\n  budget: {steps: 10}\nexperiments:\n  - name: e\n    models: [{family: silia, n_embd: 16}]\n"
+	for _, src := range []string{"---\n" + body, body + "---\n", "---\n" + body + "...\n---\n"} {
+		if _, err := Parse("x.yaml", []byte(src)); err != nil {
+			t.Errorf("%q: %v", src, err)
+		}
 	}
 }

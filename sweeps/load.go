@@ -10,7 +10,10 @@
 package sweeps
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -79,6 +82,32 @@ var (
 	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT}
 )
 
+// emptyDocument reports whether a decoded document holds nothing (no node,
+// or a single null scalar).
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && (n.Value == "" || n.Value == "~" || n.Value == "null")
+}
+
+// separatorLine returns the line of the "---" that starts the document
+// whose first node is on line (1-based), or line if there is none before it.
+func separatorLine(src []byte, line int) int {
+	lines := strings.Split(string(src), "\n")
+	for i := min(line, len(lines)) - 1; i >= 0; i-- {
+		if l := strings.TrimRight(lines[i], " \t\r"); l == "---" || strings.HasPrefix(l, "--- ") {
+			return i + 1
+		}
+	}
+	return line
+}
+
+// maxFileBytes bounds the size of an experiments file, read whole into
+// memory and parsed into nodes.
+const maxFileBytes = 16 << 20
+
 // Load reads and checks the experiments file at path. Dataset paths are
 // relative to the file's directory.
 func Load(path string) (*File, error) {
@@ -99,16 +128,43 @@ func Load(path string) (*File, error) {
 func Parse(name string, src []byte) (*File, error) {
 	f := &File{Path: name, dec: dec{file: name}, dir: "."}
 	d := &f.dec
+	if len(src) > maxFileBytes {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("file is %d bytes; an experiments file may be at most %d bytes (%d MiB)", len(src), maxFileBytes, maxFileBytes>>20)}
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	yd := yaml.NewDecoder(bytes.NewReader(src))
+	if err := yd.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(name, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{File: name, Line: 1, Msg: "empty file: want db:, defaults:, datasets: and experiments:"}
 	}
 	root := doc.Content[0]
+	// A second document ("---") would be silently ignored: refuse it (an
+	// empty one, such as a trailing "---", ignores nothing).
+	for {
+		var next yaml.Node
+		err := yd.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, yamlError(name, err)
+		}
+		if emptyDocument(&next) {
+			continue
+		}
+		line := next.Line
+		if len(next.Content) > 0 {
+			line = next.Content[0].Line
+		}
+		return nil, &Error{File: name, Line: separatorLine(src, line), Msg: `a second YAML document starts here ("---"): an experiments file holds exactly one document (put every experiment under one experiments: list)`}
+	}
 	if expandedSize(root, map[*yaml.Node]int{}, maxNodes) > maxNodes {
-		return nil, d.errf(root, "document too large after expanding aliases (more than %d nodes)", maxNodes)
+		if hasAlias(root, map[*yaml.Node]bool{}) {
+			return nil, d.errf(root, "document too large after expanding aliases (more than %d nodes)", maxNodes)
+		}
+		return nil, d.errf(root, "document too large: more than %d YAML nodes", maxNodes)
 	}
 	ps, err := d.pairs(root, "the top level")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/runner"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/sweeps"
 	"github.com/tinyscale/tinyscale/tokenizer"
@@ -99,6 +100,9 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRunsData(ctx, runs, cacheDir); err != nil {
+		return err
+	}
 	dbPath, err := resolveDBPath(*dbFlag, *file)
 	if err != nil {
 		return err
@@ -147,6 +151,49 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	}
 	if est != nil {
 		return writePlanEstimate(c.e.stdout, *est)
+	}
+	return nil
+}
+
+// checkRunsData prepares (cached) the dataset of every run, once per
+// distinct dataset and tokenizer, and checks that the run can train on it
+// (runner.CheckData: block_size against the split sizes, token ids against
+// vocab_size). It returns one error naming every run that cannot.
+func checkRunsData(ctx context.Context, runs []sweeps.Run, cacheDir string) error {
+	prepare := runner.PrepareData(cacheDir)
+	type prepared struct {
+		ds  *runner.Dataset
+		err error
+	}
+	seen := map[string]prepared{}
+	var problems []string
+	for _, r := range runs {
+		key, err := json.Marshal(struct {
+			D data.Spec
+			T tokenizer.Spec
+			V int
+		}{r.Data, r.Tokenizer, r.Model.VocabSize})
+		if err != nil {
+			return err
+		}
+		p, ok := seen[string(key)]
+		if !ok {
+			p.ds, p.err = prepare(ctx, r)
+			seen[string(key)] = p
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err = p.err
+		if err == nil {
+			err = runner.CheckData(r, p.ds)
+		}
+		if err != nil {
+			problems = append(problems, r.Name+": "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%d of %d runs cannot train:\n  %s", len(problems), len(runs), strings.Join(problems, "\n  "))
 	}
 	return nil
 }

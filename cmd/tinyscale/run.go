@@ -111,8 +111,8 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	}
 	opts.Wire(cacheDir)
 	sum, err := runner.Run(ctx, opts)
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted; progress is checkpointed: rerun `tinyscale run` to resume")
+	if msg, ok := interruptMessage(err); ok {
+		return errors.New(msg)
 	}
 	if err != nil {
 		return err
@@ -123,6 +123,25 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d run(s) failed; `tinyscale status` shows why", sum.Failed)
 	}
 	return nil
+}
+
+// interruptMessage is what run says when it was stopped by Ctrl-C or
+// SIGTERM: whether the stopped run's checkpoint was written, and how to go
+// on. ok is false when err is not an interruption.
+func interruptMessage(err error) (string, bool) {
+	if !errors.Is(err, context.Canceled) {
+		return "", false
+	}
+	var ie *runner.InterruptedError
+	switch {
+	case !errors.As(err, &ie):
+		return "interrupted before any training step of this session; nothing to checkpoint: rerun `tinyscale run` to go on", true
+	case ie.Checkpointed:
+		return fmt.Sprintf("interrupted; run %s checkpointed at step %d: rerun `tinyscale run` to resume", ie.Run, ie.Step), true
+	default:
+		return fmt.Sprintf("interrupted; run %s stopped at step %d but its checkpoint could NOT be written (%v): rerun `tinyscale run` to resume from step %d",
+			ie.Run, ie.Step, ie.Err, ie.LastCkpt), true
+	}
 }
 
 // stdoutIsTerminal reports whether w is a character device (an interactive terminal).
