@@ -34,8 +34,13 @@ type Corpus struct {
 	MaxID int32
 	// Files is the number of source files read (0 for synthetic data).
 	Files int
+	// Docs is the number of documents in Text (files, jsonl lines, parquet
+	// rows or e-mail messages); 0 for synthetic and nanogpt data.
+	Docs int
 	// Hash is the hex sha256 of the loaded content (text, or the raw .bin bytes).
 	Hash string
+
+	docEnds []int // byte offset in Text after each document
 }
 
 // Load reads or generates the dataset described by spec (defaults applied).
@@ -68,6 +73,7 @@ func Load(ctx context.Context, spec Spec, cacheDir string) (*Corpus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", spec.Name, err)
 	}
+	c.Docs = len(c.docEnds)
 	if c.Hash == "" {
 		sum := sha256.Sum256([]byte(c.Text))
 		c.Hash = hex.EncodeToString(sum[:])
@@ -80,6 +86,7 @@ type textBuilder struct {
 	b     strings.Builder
 	runes int64
 	limit int64 // 0: no limit
+	ends  []int // byte offset in b after each document
 }
 
 // full reports whether the cap is reached.
@@ -103,8 +110,12 @@ func (t *textBuilder) add(doc string) {
 		}
 		doc, n = doc[:end], t.limit-t.runes
 	}
+	if doc == "" {
+		return
+	}
 	t.b.WriteString(doc)
 	t.runes += n
+	t.ends = append(t.ends, t.b.Len())
 }
 
 // checkUTF8 returns an error naming the file and byte offset of the first
@@ -138,9 +149,9 @@ func loadText(ctx context.Context, spec Spec) (*Corpus, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := os.ReadFile(f)
+		b, err := readSource(f)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
+			return nil, err
 		}
 		if err := checkUTF8(f, b); err != nil {
 			return nil, err
@@ -148,48 +159,69 @@ func loadText(ctx context.Context, spec Spec) (*Corpus, error) {
 		tb.add(string(b))
 		c.Files++
 	}
-	c.Text = tb.b.String()
+	c.Text, c.docEnds = tb.b.String(), tb.ends
 	return c, nil
 }
 
 func loadJSONL(ctx context.Context, spec Spec) (*Corpus, error) {
-	f, err := os.Open(spec.Path)
+	files, err := jsonlFiles(spec.Path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", spec.Path, err)
+		return nil, err
+	}
+	tb := textBuilder{limit: spec.Tokens}
+	c := &Corpus{}
+	for _, f := range files {
+		if tb.full() {
+			break
+		}
+		if err := readJSONLFile(ctx, f, spec.Field, &tb); err != nil {
+			return nil, err
+		}
+		c.Files++
+	}
+	c.Text, c.docEnds = tb.b.String(), tb.ends
+	return c, nil
+}
+
+// readJSONLFile adds the field of every non-blank line of path to tb, until
+// tb is full. Errors name path:line.
+func readJSONLFile(ctx context.Context, path, field string, tb *textBuilder) error {
+	f, err := openSource(path)
+	if err != nil {
+		return err
 	}
 	defer f.Close()
-	tb := textBuilder{limit: spec.Tokens}
 	r := bufio.NewReaderSize(f, 1<<20)
 	for line := 1; !tb.full(); line++ {
 		if line%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		b, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(b)) > 0 {
 			var obj map[string]json.RawMessage
 			if jerr := json.Unmarshal(b, &obj); jerr != nil {
-				return nil, fmt.Errorf("%s:%d: not a JSON object: %w", spec.Path, line, jerr)
+				return fmt.Errorf("%s:%d: not a JSON object: %w", path, line, jerr)
 			}
-			raw, ok := obj[spec.Field]
+			raw, ok := obj[field]
 			if !ok {
-				return nil, fmt.Errorf("%s:%d: no field %q (set field: to the key holding the text)", spec.Path, line, spec.Field)
+				return fmt.Errorf("%s:%d: no field %q (set field: to the key holding the text)", path, line, field)
 			}
 			var s string
 			if jerr := json.Unmarshal(raw, &s); jerr != nil {
-				return nil, fmt.Errorf("%s:%d: field %q is not a string: %w", spec.Path, line, spec.Field, jerr)
+				return fmt.Errorf("%s:%d: field %q is not a string: %w", path, line, field, jerr)
 			}
 			tb.add(s)
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", spec.Path, err)
+			return fmt.Errorf("read %s: %w", path, err)
 		}
 	}
-	return &Corpus{Text: tb.b.String(), Files: 1}, nil
+	return nil
 }
 
 // Goroot returns the Go distribution's root: $GOROOT if set, else `go env
@@ -256,7 +288,7 @@ func loadGoroot(ctx context.Context, spec Spec) (*Corpus, error) {
 		tb.add(string(b))
 		c.Files++
 	}
-	c.Text = tb.b.String()
+	c.Text, c.docEnds = tb.b.String(), tb.ends
 	return c, nil
 }
 

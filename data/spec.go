@@ -146,7 +146,7 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("dataset %s: %w", name, err)
 		}
 	case KindJSONL:
-		if err := regularFile(s.Path); err != nil {
+		if _, err := jsonlFiles(s.Path); err != nil {
 			return fmt.Errorf("dataset %s: %w", name, err)
 		}
 	case KindNanoGPT:
@@ -197,62 +197,4 @@ func regularFile(path string) error {
 		return fmt.Errorf("%s is not a regular file", path)
 	}
 	return nil
-}
-
-// textFiles resolves a text Path (file, directory walked recursively, or glob)
-// to a sorted list of regular files, skipping hidden (dot) files and
-// directories inside a directory. It fails if there are none.
-func textFiles(path string) ([]string, error) {
-	fi, err := os.Stat(path)
-	switch {
-	case err == nil && fi.Mode().IsRegular():
-		return []string{path}, nil
-	case err == nil && fi.IsDir():
-		var files []string
-		werr := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if p != path && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil // hidden files (.git, .DS_Store) are not text data
-			}
-			if d.Type().IsRegular() {
-				files = append(files, p)
-			}
-			return nil
-		})
-		if werr != nil {
-			return nil, fmt.Errorf("walk %s: %w", path, werr)
-		}
-		if len(files) == 0 {
-			return nil, fmt.Errorf("directory %s contains no files", path)
-		}
-		slices.Sort(files)
-		return files, nil
-	case err == nil:
-		return nil, fmt.Errorf("%s is neither a file nor a directory", path)
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if !strings.ContainsAny(path, "*?[") {
-		return nil, fmt.Errorf("path %s does not exist", path)
-	}
-	matches, gerr := filepath.Glob(path)
-	if gerr != nil {
-		return nil, fmt.Errorf("bad glob %q: %w", path, gerr)
-	}
-	var files []string
-	for _, m := range matches {
-		if fi, err := os.Stat(m); err == nil && fi.Mode().IsRegular() {
-			files = append(files, m)
-		}
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("glob %s matches no files", path)
-	}
-	slices.Sort(files)
-	return files, nil
 }
