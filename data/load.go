@@ -65,8 +65,8 @@ func Load(ctx context.Context, spec Spec, cacheDir string) (*Corpus, error) {
 		c, err = loadJSONL(ctx, spec)
 	case KindGoroot:
 		c, err = loadGoroot(ctx, spec)
-	case KindNanoGPT:
-		c, err = loadNanoGPT(spec)
+	case KindNanoGPT, KindLLMC:
+		c, err = loadTokenIDs(spec)
 	case KindSynthetic:
 		c = &Corpus{Text: Generate(spec)}
 	}
@@ -292,49 +292,31 @@ func loadGoroot(ctx context.Context, spec Spec) (*Corpus, error) {
 	return c, nil
 }
 
-func readBin(path string, limit int64) ([]int32, []byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if fi.Size()%2 != 0 {
-		return nil, nil, fmt.Errorf("%s: size %d is odd; nanogpt .bin files hold little-endian uint16 ids", path, fi.Size())
-	}
-	n := fi.Size() / 2
-	if limit > 0 && limit < n {
-		n = limit
-	}
-	raw := make([]byte, 2*n)
-	if _, err := io.ReadFull(f, raw); err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	ids := make([]int32, n)
-	for i := range ids {
-		ids[i] = int32(binary.LittleEndian.Uint16(raw[2*i:]))
-	}
-	return ids, raw, nil
-}
-
-func loadNanoGPT(spec Spec) (*Corpus, error) {
+// loadTokenIDs reads token-id data: nanogpt's train.bin and val.bin (raw
+// uint16 or llm.c shards, told apart by the magic) or llmc's shard sets.
+func loadTokenIDs(spec Spec) (*Corpus, error) {
 	var valLimit int64
 	if spec.Tokens > 0 {
 		valLimit = max(1, int64(float64(spec.Tokens)*spec.ValFraction/(1-spec.ValFraction)+0.5))
 	}
-	train, trainRaw, err := readBin(filepath.Join(spec.Path, "train.bin"), spec.Tokens)
+	trainFiles := []string{filepath.Join(spec.Path, "train.bin")}
+	valFiles := []string{filepath.Join(spec.Path, "val.bin")}
+	if spec.Kind == KindLLMC {
+		var err error
+		if trainFiles, valFiles, err = llmcShards(spec.Path); err != nil {
+			return nil, err
+		}
+	}
+	train, trainRaw, err := readTokenFiles(trainFiles, spec.Tokens)
 	if err != nil {
 		return nil, err
 	}
-	val, valRaw, err := readBin(filepath.Join(spec.Path, "val.bin"), valLimit)
+	val, valRaw, err := readTokenFiles(valFiles, valLimit)
 	if err != nil {
 		return nil, err
 	}
 	if len(train) < 2 || len(val) < 2 {
-		return nil, fmt.Errorf("%s: train.bin has %d and val.bin %d ids; need at least 2 each", spec.Path, len(train), len(val))
+		return nil, fmt.Errorf("%s: the train files have %d and the val files %d ids; need at least 2 each", spec.Path, len(train), len(val))
 	}
 	h := sha256.New()
 	var n [8]byte
@@ -342,7 +324,7 @@ func loadNanoGPT(spec Spec) (*Corpus, error) {
 	h.Write(n[:])
 	h.Write(trainRaw)
 	h.Write(valRaw)
-	c := &Corpus{TrainIDs: train, ValIDs: val, Files: 2, Hash: hex.EncodeToString(h.Sum(nil))}
+	c := &Corpus{TrainIDs: train, ValIDs: val, Files: len(trainFiles) + len(valFiles), Hash: hex.EncodeToString(h.Sum(nil))}
 	for _, s := range [][]int32{train, val} {
 		c.MaxID = max(c.MaxID, slices.Max(s))
 	}

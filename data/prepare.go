@@ -70,7 +70,7 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 	if err != nil {
 		return nil, err
 	}
-	if spec.Kind == KindNanoGPT {
+	if isTokenIDs(spec.Kind) {
 		// The .bin files are already token ids: nothing worth caching.
 		p, err := build(ctx, spec, tok, corpus)
 		if err != nil {
@@ -182,7 +182,7 @@ func SplitText(text string, valFraction float64) (train, val string) {
 }
 
 func build(ctx context.Context, spec Spec, tok tokenizer.Spec, c *Corpus) (*Prepared, error) {
-	if spec.Kind == KindNanoGPT {
+	if isTokenIDs(spec.Kind) {
 		vocab := tok.VocabSize
 		if vocab == 0 {
 			vocab = int(c.MaxID) + 1

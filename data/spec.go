@@ -21,6 +21,7 @@ const (
 	KindText      = "text"
 	KindJSONL     = "jsonl"
 	KindNanoGPT   = "nanogpt"
+	KindLLMC      = "llmc"
 	KindGoroot    = "goroot"
 	KindSynthetic = "synthetic"
 )
@@ -44,13 +45,17 @@ const (
 
 // Kinds lists the dataset kinds, sorted.
 func Kinds() []string {
-	return []string{KindGoroot, KindJSONL, KindNanoGPT, KindSynthetic, KindText}
+	return []string{KindGoroot, KindJSONL, KindLLMC, KindNanoGPT, KindSynthetic, KindText}
 }
 
 // Generators lists the synthetic generators, sorted.
 func Generators() []string {
 	return []string{GenCopy, GenMQAR, GenStories}
 }
+
+// isTokenIDs reports whether kind holds token ids already (nanogpt, llmc)
+// rather than text.
+func isTokenIDs(kind string) bool { return kind == KindNanoGPT || kind == KindLLMC }
 
 // Spec declares one dataset (an entry under `datasets:` in experiments.yaml).
 type Spec struct {
@@ -61,15 +66,17 @@ type Spec struct {
 	// Generator is one of Generators(); synthetic only.
 	Generator string `json:"generator,omitempty" yaml:"generator,omitempty"`
 	// Path is a file, directory or glob (text), a file (jsonl) or a directory
-	// holding train.bin and val.bin (nanogpt).
+	// holding train.bin and val.bin (nanogpt), or the directory of llm.c shards
+	// (llmc).
 	Path string `json:"path,omitempty" yaml:"path,omitempty"`
 	// Field is the JSON field holding the text of each jsonl line (default "text").
 	Field string `json:"field,omitempty" yaml:"field,omitempty"`
 	// Tokens is the approximate size in characters of a synthetic corpus and an
-	// optional cap (characters, or token ids for nanogpt) for the other kinds.
+	// optional cap (characters, or token ids for nanogpt and llmc) for the other kinds.
 	Tokens int64 `json:"tokens,omitempty" yaml:"tokens,omitempty"`
 	// ValFraction is the fraction of the stream held out for validation
-	// (default 0.1; 0 means the default). Ignored by nanogpt, which has val.bin.
+	// (default 0.1; 0 means the default). Ignored by nanogpt and llmc, which come
+	// split.
 	ValFraction float64 `json:"val_fraction" yaml:"val_fraction"`
 	// Seed seeds synthetic generators (default 1; 0 means the default).
 	Seed uint64 `json:"seed" yaml:"seed"`
@@ -135,7 +142,7 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("dataset %s: path %q not allowed for kind goroot (it reads runtime.GOROOT())", name, s.Path)
 		}
 		return nil
-	case KindText, KindJSONL, KindNanoGPT:
+	case KindText, KindJSONL, KindNanoGPT, KindLLMC:
 		if s.Path == "" {
 			return fmt.Errorf("dataset %s: kind %s requires path", name, s.Kind)
 		}
@@ -155,31 +162,35 @@ func (s Spec) Validate() error {
 				return fmt.Errorf("dataset %s: nanogpt needs train.bin and val.bin: %w", name, err)
 			}
 		}
+	case KindLLMC:
+		if _, _, err := llmcShards(s.Path); err != nil {
+			return fmt.Errorf("dataset %s: %w", name, err)
+		}
 	}
 	return nil
 }
 
 // ValidateTokenizer checks that the tokenizer spec t can be used with this
-// dataset: nanogpt data holds token ids already and needs kind ids (or an
-// empty kind, meaning ids), and kind ids is allowed only with nanogpt data.
+// dataset: nanogpt and llmc data hold token ids already and need kind ids
+// (or an empty kind, meaning ids), and kind ids is allowed only with them.
 func (s Spec) ValidateTokenizer(t tokenizer.Spec) error {
 	t = s.TokenizerDefaults(t)
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("dataset %s: %w", s.Name, err)
 	}
-	if s.Kind == KindNanoGPT && t.Kind != tokenizer.KindIDs {
-		return fmt.Errorf("dataset %s: nanogpt data is already token ids; tokenizer kind must be %q, not %q", s.Name, tokenizer.KindIDs, t.Kind)
+	if isTokenIDs(s.Kind) && t.Kind != tokenizer.KindIDs {
+		return fmt.Errorf("dataset %s: %s data is already token ids; tokenizer kind must be %q, not %q", s.Name, s.Kind, tokenizer.KindIDs, t.Kind)
 	}
-	if s.Kind != KindNanoGPT && t.Kind == tokenizer.KindIDs {
-		return fmt.Errorf("dataset %s: tokenizer kind %q is only allowed with nanogpt data (kind is %q)", s.Name, tokenizer.KindIDs, s.Kind)
+	if !isTokenIDs(s.Kind) && t.Kind == tokenizer.KindIDs {
+		return fmt.Errorf("dataset %s: tokenizer kind %q is only allowed with nanogpt or llmc data (kind is %q)", s.Name, tokenizer.KindIDs, s.Kind)
 	}
 	return nil
 }
 
-// TokenizerDefaults fills an empty tokenizer kind: ids for nanogpt data, char
-// otherwise, and the other defaults of tokenizer.Spec.WithDefaults.
+// TokenizerDefaults fills an empty tokenizer kind: ids for nanogpt and llmc
+// data, char otherwise, and the other defaults of tokenizer.Spec.WithDefaults.
 func (s Spec) TokenizerDefaults(t tokenizer.Spec) tokenizer.Spec {
-	if t.Kind == "" && s.Kind == KindNanoGPT {
+	if t.Kind == "" && isTokenIDs(s.Kind) {
 		t.Kind = tokenizer.KindIDs
 	}
 	return t.WithDefaults()

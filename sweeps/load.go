@@ -76,7 +76,7 @@ var (
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed"}
 	matchKinds  = []string{"params", "flops"}
-	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT}
+	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC}
 )
 
 // Load reads and checks the experiments file at path. Dataset paths are
