@@ -63,6 +63,8 @@ func Load(ctx context.Context, spec Spec, cacheDir string) (*Corpus, error) {
 		c, err = loadText(ctx, spec)
 	case KindJSONL:
 		c, err = loadJSONL(ctx, spec)
+	case KindParquet:
+		c, err = loadParquet(ctx, spec)
 	case KindGoroot:
 		c, err = loadGoroot(ctx, spec)
 	case KindNanoGPT, KindLLMC:

@@ -22,6 +22,7 @@ const (
 	KindJSONL     = "jsonl"
 	KindNanoGPT   = "nanogpt"
 	KindLLMC      = "llmc"
+	KindParquet   = "parquet"
 	KindGoroot    = "goroot"
 	KindSynthetic = "synthetic"
 )
@@ -45,13 +46,17 @@ const (
 
 // Kinds lists the dataset kinds, sorted.
 func Kinds() []string {
-	return []string{KindGoroot, KindJSONL, KindLLMC, KindNanoGPT, KindSynthetic, KindText}
+	return []string{KindGoroot, KindJSONL, KindLLMC, KindNanoGPT, KindParquet, KindSynthetic, KindText}
 }
 
 // Generators lists the synthetic generators, sorted.
 func Generators() []string {
 	return []string{GenCopy, GenMQAR, GenStories}
 }
+
+// hasField reports whether kind reads its text from a named field (jsonl
+// key, parquet column).
+func hasField(kind string) bool { return kind == KindJSONL || kind == KindParquet }
 
 // isTokenIDs reports whether kind holds token ids already (nanogpt, llmc)
 // rather than text.
@@ -69,7 +74,8 @@ type Spec struct {
 	// holding train.bin and val.bin (nanogpt), or the directory of llm.c shards
 	// (llmc).
 	Path string `json:"path,omitempty" yaml:"path,omitempty"`
-	// Field is the JSON field holding the text of each jsonl line (default "text").
+	// Field is the JSON key of each jsonl line, or the parquet column (a
+	// dotted path for nested columns), holding the text (default "text").
 	Field string `json:"field,omitempty" yaml:"field,omitempty"`
 	// Tokens is the approximate size in characters of a synthetic corpus and an
 	// optional cap (characters, or token ids for nanogpt and llmc) for the other kinds.
@@ -82,7 +88,7 @@ type Spec struct {
 	Seed uint64 `json:"seed" yaml:"seed"`
 }
 
-// WithDefaults returns s with zero ValFraction, Seed, Field (jsonl) and Tokens
+// WithDefaults returns s with zero ValFraction, Seed, Field (jsonl, parquet) and Tokens
 // (synthetic) replaced by their defaults.
 func (s Spec) WithDefaults() Spec {
 	if s.ValFraction == 0 {
@@ -91,7 +97,7 @@ func (s Spec) WithDefaults() Spec {
 	if s.Seed == 0 {
 		s.Seed = DefaultSeed
 	}
-	if s.Kind == KindJSONL && s.Field == "" {
+	if hasField(s.Kind) && s.Field == "" {
 		s.Field = DefaultField
 	}
 	if s.Kind == KindSynthetic && s.Tokens == 0 {
@@ -133,8 +139,8 @@ func (s Spec) Validate() error {
 	if s.Generator != "" {
 		return fmt.Errorf("dataset %s: generator %q only allowed for kind synthetic", name, s.Generator)
 	}
-	if s.Field != "" && s.Kind != KindJSONL {
-		return fmt.Errorf("dataset %s: field %q only allowed for kind jsonl", name, s.Field)
+	if s.Field != "" && !hasField(s.Kind) {
+		return fmt.Errorf("dataset %s: field %q only allowed for kinds jsonl and parquet", name, s.Field)
 	}
 	switch s.Kind {
 	case KindGoroot:
@@ -142,7 +148,7 @@ func (s Spec) Validate() error {
 			return fmt.Errorf("dataset %s: path %q not allowed for kind goroot (it reads runtime.GOROOT())", name, s.Path)
 		}
 		return nil
-	case KindText, KindJSONL, KindNanoGPT, KindLLMC:
+	case KindText, KindJSONL, KindNanoGPT, KindLLMC, KindParquet:
 		if s.Path == "" {
 			return fmt.Errorf("dataset %s: kind %s requires path", name, s.Kind)
 		}
@@ -161,6 +167,10 @@ func (s Spec) Validate() error {
 			if err := regularFile(filepath.Join(s.Path, f)); err != nil {
 				return fmt.Errorf("dataset %s: nanogpt needs train.bin and val.bin: %w", name, err)
 			}
+		}
+	case KindParquet:
+		if _, err := parquetFiles(s.Path); err != nil {
+			return fmt.Errorf("dataset %s: %w", name, err)
 		}
 	case KindLLMC:
 		if _, _, err := llmcShards(s.Path); err != nil {

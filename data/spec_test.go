@@ -24,7 +24,7 @@ func TestSpecValidate(t *testing.T) {
 		{"goroot", Spec{Kind: KindGoroot, Tokens: 1000}, ""},
 		{"stories", Spec{Kind: KindSynthetic, Generator: GenStories}, ""},
 		{"mqar", Spec{Kind: KindSynthetic, Generator: GenMQAR, Tokens: 5000, ValFraction: 0.2, Seed: 7}, ""},
-		{"unknown kind", Spec{Name: "d", Kind: "csv"}, `dataset d: unknown kind "csv" (allowed: goroot, jsonl, llmc, nanogpt, synthetic, text)`},
+		{"unknown kind", Spec{Name: "d", Kind: "csv"}, `dataset d: unknown kind "csv" (allowed: goroot, jsonl, llmc, nanogpt, parquet, synthetic, text)`},
 		{"unknown generator", Spec{Kind: KindSynthetic, Generator: "poems"}, `unknown generator "poems" (allowed: copy, mqar, stories)`},
 		{"missing generator", Spec{Kind: KindSynthetic}, `unknown generator ""`},
 		{"no path", Spec{Kind: KindText}, "kind text requires path"},
@@ -41,7 +41,7 @@ func TestSpecValidate(t *testing.T) {
 		{"path on synthetic", Spec{Kind: KindSynthetic, Generator: GenCopy, Path: "x"}, "not allowed for kind synthetic"},
 		{"path on goroot", Spec{Kind: KindGoroot, Path: "x"}, "not allowed for kind goroot"},
 		{"generator on text", Spec{Kind: KindText, Path: "testdata/text", Generator: GenCopy}, "only allowed for kind synthetic"},
-		{"field on text", Spec{Kind: KindText, Path: "testdata/text", Field: "x"}, "only allowed for kind jsonl"},
+		{"field on text", Spec{Kind: KindText, Path: "testdata/text", Field: "x"}, "only allowed for kinds jsonl and parquet"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

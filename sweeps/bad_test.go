@@ -64,7 +64,7 @@ func TestBadInput(t *testing.T) {
 		{"synthetic_with_path", `:4: dataset synth: path is not allowed for kind synthetic`},
 		{"too_many_runs", `:4: experiment e: the file expands to more than 10000 runs`},
 		{"unknown_dataset", `:7: data: unknown dataset "shakespeare" (defined under datasets: mytext, stories)`},
-		{"unknown_dataset_kind", `:4: dataset mydata: kind: "csv" is not allowed (allowed: goroot, jsonl, llmc, nanogpt, synthetic, text)`},
+		{"unknown_dataset_kind", `:4: dataset mydata: kind: "csv" is not allowed (allowed: goroot, jsonl, llmc, nanogpt, parquet, synthetic, text)`},
 		{"unknown_defaults_key", `:3: unknown key "learning_rate" in defaults (allowed: data, tokenizer, block_size, batch_size, grad_accum, optimizer, budget, eval, checkpoint, seed, model)`},
 		{"unknown_experiment_key", `:6: unknown key "sweeps" in experiment e (allowed: data, tokenizer, block_size, batch_size, grad_accum, optimizer, budget, eval, checkpoint, seed, model, params, flops, name, models, pair, match, sweep, zip)`},
 		{"unknown_family", `:5: model.family: "gpt3" is not allowed (allowed: gpt2, gpt2-rope-swiglu, silia, silia-xga)`},

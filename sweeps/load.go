@@ -76,7 +76,7 @@ var (
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed"}
 	matchKinds  = []string{"params", "flops"}
-	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC}
+	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC, data.KindParquet}
 )
 
 // Load reads and checks the experiments file at path. Dataset paths are
@@ -274,8 +274,8 @@ func (d *dec) datasetSpec(p pair) (data.Spec, error) {
 		return s, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
 	case !slices.Contains(pathKinds, s.Kind) && s.Path != "":
 		return s, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
-	case s.Field != "" && s.Kind != "jsonl":
-		return s, d.errf(p.k, "%s: field is only for kind jsonl, not %s", what, s.Kind)
+	case s.Field != "" && s.Kind != data.KindJSONL && s.Kind != data.KindParquet:
+		return s, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
 	}
 	return s.WithDefaults(), nil
 }
