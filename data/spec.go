@@ -34,6 +34,18 @@ const (
 	GenCopy    = "copy"
 )
 
+// Validation splits (Spec.Split). The empty split, the default, cuts the
+// character stream (the last val_fraction of the characters are val).
+const (
+	// SplitTail holds out the last documents.
+	SplitTail = "tail"
+	// SplitInterleaved holds out evenly spaced documents.
+	SplitInterleaved = "interleaved"
+)
+
+// Splits lists the allowed non-empty values of Spec.Split.
+func Splits() []string { return []string{SplitInterleaved, SplitTail} }
+
 // Defaults applied by Spec.WithDefaults.
 const (
 	DefaultValFraction = 0.1
@@ -86,6 +98,11 @@ type Spec struct {
 	ValFraction float64 `json:"val_fraction" yaml:"val_fraction"`
 	// Seed seeds synthetic generators (default 1; 0 means the default).
 	Seed uint64 `json:"seed" yaml:"seed"`
+	// Split chooses the validation split: "" (the default) holds out the
+	// last val_fraction of the characters; SplitTail the last documents and
+	// SplitInterleaved evenly spaced documents (see SplitDocuments). Not for
+	// synthetic, nanogpt or llmc data.
+	Split string `json:"split,omitempty" yaml:"split,omitempty"`
 }
 
 // WithDefaults returns s with zero ValFraction, Seed, Field (jsonl, parquet) and Tokens
@@ -106,76 +123,101 @@ func (s Spec) WithDefaults() Spec {
 	return s
 }
 
+// FieldError is a Validate error caused by the value of one field of a
+// Spec, so that a caller holding the source (sweeps) can point at that
+// field's line. Field is the YAML/JSON key ("path", "split", ...).
+type FieldError struct {
+	// Dataset is the dataset's name ("(unnamed)" when empty).
+	Dataset string
+	// Field is the key of the offending field.
+	Field string
+	// Err says what is wrong, without the dataset prefix.
+	Err error
+}
+
+// Error returns "dataset NAME: " followed by Err.
+func (e *FieldError) Error() string { return "dataset " + e.Dataset + ": " + e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *FieldError) Unwrap() error { return e.Err }
+
 // Validate checks kind and generator against the registry, required and
 // forbidden fields, ranges, and that the files named by Path exist. Defaults
-// are applied first.
+// are applied first. Errors about one field are *FieldError.
 func (s Spec) Validate() error {
 	s = s.WithDefaults()
 	name := s.Name
 	if name == "" {
 		name = "(unnamed)"
 	}
+	fail := func(field, format string, a ...any) error {
+		return &FieldError{Dataset: name, Field: field, Err: fmt.Errorf(format, a...)}
+	}
 	if !slices.Contains(Kinds(), s.Kind) {
-		return fmt.Errorf("dataset %s: unknown kind %q (allowed: %s)", name, s.Kind, strings.Join(Kinds(), ", "))
+		return fail("kind", "unknown kind %q (allowed: %s)", s.Kind, strings.Join(Kinds(), ", "))
 	}
 	if s.ValFraction <= 0 || s.ValFraction >= 1 || math.IsNaN(s.ValFraction) {
-		return fmt.Errorf("dataset %s: val_fraction %v must be in (0, 1)", name, s.ValFraction)
+		return fail("val_fraction", "val_fraction %v must be in (0, 1)", s.ValFraction)
 	}
 	if s.Tokens < 0 {
-		return fmt.Errorf("dataset %s: tokens %d must not be negative", name, s.Tokens)
+		return fail("tokens", "tokens %d must not be negative", s.Tokens)
+	}
+	if s.Split != "" {
+		if !slices.Contains(Splits(), s.Split) {
+			return fail("split", "unknown split %q (allowed: %s; omit it to split by characters)", s.Split, strings.Join(Splits(), ", "))
+		}
+		if s.Kind == KindSynthetic || isTokenIDs(s.Kind) {
+			return fail("split", "split %q is not allowed for kind %s (it has no documents to split by)", s.Split, s.Kind)
+		}
 	}
 	if s.Kind == KindSynthetic {
 		if !slices.Contains(Generators(), s.Generator) {
-			return fmt.Errorf("dataset %s: unknown generator %q (allowed: %s)", name, s.Generator, strings.Join(Generators(), ", "))
+			return fail("generator", "unknown generator %q (allowed: %s)", s.Generator, strings.Join(Generators(), ", "))
 		}
 		if s.Path != "" {
-			return fmt.Errorf("dataset %s: path %q not allowed for kind synthetic", name, s.Path)
+			return fail("path", "path %q not allowed for kind synthetic", s.Path)
 		}
 		if s.Tokens < 1000 {
-			return fmt.Errorf("dataset %s: tokens %d too small for a synthetic corpus (at least 1000)", name, s.Tokens)
+			return fail("tokens", "tokens %d too small for a synthetic corpus (at least 1000)", s.Tokens)
 		}
 		return nil
 	}
 	if s.Generator != "" {
-		return fmt.Errorf("dataset %s: generator %q only allowed for kind synthetic", name, s.Generator)
+		return fail("generator", "generator %q only allowed for kind synthetic", s.Generator)
 	}
 	if s.Field != "" && !hasField(s.Kind) {
-		return fmt.Errorf("dataset %s: field %q only allowed for kinds jsonl and parquet", name, s.Field)
+		return fail("field", "field %q only allowed for kinds jsonl and parquet", s.Field)
 	}
 	switch s.Kind {
 	case KindGoroot:
 		if s.Path != "" {
-			return fmt.Errorf("dataset %s: path %q not allowed for kind goroot (it reads runtime.GOROOT())", name, s.Path)
+			return fail("path", "path %q not allowed for kind goroot (it reads runtime.GOROOT())", s.Path)
 		}
 		return nil
 	case KindText, KindJSONL, KindNanoGPT, KindLLMC, KindParquet:
 		if s.Path == "" {
-			return fmt.Errorf("dataset %s: kind %s requires path", name, s.Kind)
+			return fail("path", "kind %s requires path", s.Kind)
 		}
 	}
+	var err error
 	switch s.Kind {
 	case KindText:
-		if _, err := textFiles(s.Path); err != nil {
-			return fmt.Errorf("dataset %s: %w", name, err)
-		}
+		_, err = textFiles(s.Path)
 	case KindJSONL:
-		if _, err := jsonlFiles(s.Path); err != nil {
-			return fmt.Errorf("dataset %s: %w", name, err)
-		}
+		_, err = jsonlFiles(s.Path)
 	case KindNanoGPT:
 		for _, f := range []string{"train.bin", "val.bin"} {
-			if err := regularFile(filepath.Join(s.Path, f)); err != nil {
-				return fmt.Errorf("dataset %s: nanogpt needs train.bin and val.bin: %w", name, err)
+			if ferr := regularFile(filepath.Join(s.Path, f)); ferr != nil {
+				return fail("path", "nanogpt needs train.bin and val.bin: %w", ferr)
 			}
 		}
 	case KindParquet:
-		if _, err := parquetFiles(s.Path); err != nil {
-			return fmt.Errorf("dataset %s: %w", name, err)
-		}
+		_, err = parquetFiles(s.Path)
 	case KindLLMC:
-		if _, _, err := llmcShards(s.Path); err != nil {
-			return fmt.Errorf("dataset %s: %w", name, err)
-		}
+		_, _, err = llmcShards(s.Path)
+	}
+	if err != nil {
+		return &FieldError{Dataset: name, Field: "path", Err: err}
 	}
 	return nil
 }

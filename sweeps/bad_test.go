@@ -61,6 +61,8 @@ func TestBadInput(t *testing.T) {
 		{"sweep_scalar", `:6: experiment e: sweep seed: want a list, got 3 (write a list even for one value: [3])`},
 		{"sweep_unknown_key", `:7: experiment e: unknown sweep key "optimiser.lr" (sweepable: data, tokenizer, block_size, batch_size, grad_accum, optimizer, budget, eval, checkpoint, seed, model, params, flops and their dotted sub-keys, e.g. optimizer.lr, model.gate)`},
 		{"sweep_unknown_subkey", `:7: unknown key "learning_rate" in optimizer (allowed: name, lr, min_lr, warmup, schedule, cooldown_frac, betas, eps, weight_decay, grad_clip, momentum)`},
+		{"split_synthetic", `:8: dataset synth (used by experiment e): split "tail" is not allowed for kind synthetic (it has no documents to split by)`},
+		{"split_unknown", `:8: dataset mytext: split: "random" is not allowed (allowed: interleaved, tail)`},
 		{"synthetic_with_path", `:4: dataset synth: path is not allowed for kind synthetic`},
 		{"too_many_runs", `:4: experiment e: the file expands to more than 10000 runs`},
 		{"unknown_dataset", `:7: data: unknown dataset "shakespeare" (defined under datasets: mytext, stories)`},

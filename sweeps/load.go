@@ -41,7 +41,8 @@ type File struct {
 // dataset is one entry of datasets: (or the built-in stories dataset).
 type dataset struct {
 	spec data.Spec
-	node *yaml.Node // nil for the built-in
+	node *yaml.Node            // nil for the built-in
+	keys map[string]*yaml.Node // value node of each key, for errors about one field
 }
 
 // experiment is one parsed entry of experiments:.
@@ -74,7 +75,7 @@ var (
 	// nameRE is what experiment and dataset names may contain: they appear
 	// in run names and file names.
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed"}
+	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed", "split"}
 	matchKinds  = []string{"params", "flops"}
 	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC, data.KindParquet}
 )
@@ -213,27 +214,30 @@ func (f *File) parseDatasets(n *yaml.Node) error {
 		if !nameRE.MatchString(p.key) {
 			return d.errf(p.k, "dataset name %q: use letters, digits, '.', '_' and '-'", p.key)
 		}
-		s, err := d.datasetSpec(p)
+		s, keys, err := d.datasetSpec(p)
 		if err != nil {
 			return err
 		}
-		f.datasets[p.key] = &dataset{spec: s, node: p.v}
+		f.datasets[p.key] = &dataset{spec: s, node: p.v, keys: keys}
 	}
 	return nil
 }
 
 // datasetSpec decodes one dataset and checks it against the data registry
-// (files are checked by Expand, only for the datasets that runs use).
-func (d *dec) datasetSpec(p pair) (data.Spec, error) {
-	s := data.Spec{Name: p.key}
+// (files are checked by Expand, only for the datasets that runs use). keys
+// maps each key to its value node.
+func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err error) {
+	s = data.Spec{Name: p.key}
 	what := "dataset " + p.key
 	ps, err := d.pairs(p.v, what)
 	if err != nil {
-		return s, err
+		return s, nil, err
 	}
+	keys = map[string]*yaml.Node{}
 	var kindN, genN *yaml.Node
 	for _, q := range ps {
 		w := what + ": " + q.key
+		keys[q.key] = q.v
 		switch q.key {
 		case "kind":
 			s.Kind, err = d.enum(q.v, w, data.Kinds())
@@ -256,28 +260,30 @@ func (d *dec) datasetSpec(p pair) (data.Spec, error) {
 			var v int64
 			v, err = d.count(q.v, w, 0)
 			s.Seed = uint64(v)
+		case "split":
+			s.Split, err = d.enum(q.v, w, data.Splits())
 		default:
-			return s, d.unknownKey(q, what, datasetKeys)
+			return s, nil, d.unknownKey(q, what, datasetKeys)
 		}
 		if err != nil {
-			return s, err
+			return s, nil, err
 		}
 	}
 	switch {
 	case kindN == nil:
-		return s, d.errf(p.k, "%s: no kind (allowed: %s)", what, strings.Join(data.Kinds(), ", "))
+		return s, nil, d.errf(p.k, "%s: no kind (allowed: %s)", what, strings.Join(data.Kinds(), ", "))
 	case s.Kind == data.KindSynthetic && genN == nil:
-		return s, d.errf(p.k, "%s: synthetic data needs a generator (allowed: %s)", what, strings.Join(data.Generators(), ", "))
+		return s, nil, d.errf(p.k, "%s: synthetic data needs a generator (allowed: %s)", what, strings.Join(data.Generators(), ", "))
 	case s.Kind != data.KindSynthetic && genN != nil:
-		return s, d.errf(genN, "%s: generator is only for kind synthetic, not %s", what, s.Kind)
+		return s, nil, d.errf(genN, "%s: generator is only for kind synthetic, not %s", what, s.Kind)
 	case slices.Contains(pathKinds, s.Kind) && s.Path == "":
-		return s, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
+		return s, nil, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
 	case !slices.Contains(pathKinds, s.Kind) && s.Path != "":
-		return s, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
+		return s, nil, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
 	case s.Field != "" && s.Kind != data.KindJSONL && s.Kind != data.KindParquet:
-		return s, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
+		return s, nil, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
 	}
-	return s.WithDefaults(), nil
+	return s.WithDefaults(), keys, nil
 }
 
 func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error) {
