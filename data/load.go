@@ -65,6 +65,8 @@ func Load(ctx context.Context, spec Spec, cacheDir string) (*Corpus, error) {
 		c, err = loadJSONL(ctx, spec)
 	case KindParquet:
 		c, err = loadParquet(ctx, spec)
+	case KindEmail:
+		c, err = loadEmail(ctx, spec)
 	case KindGoroot:
 		c, err = loadGoroot(ctx, spec)
 	case KindNanoGPT, KindLLMC:

@@ -23,6 +23,7 @@ const (
 	KindNanoGPT   = "nanogpt"
 	KindLLMC      = "llmc"
 	KindParquet   = "parquet"
+	KindEmail     = "email"
 	KindGoroot    = "goroot"
 	KindSynthetic = "synthetic"
 )
@@ -58,7 +59,7 @@ const (
 
 // Kinds lists the dataset kinds, sorted.
 func Kinds() []string {
-	return []string{KindGoroot, KindJSONL, KindLLMC, KindNanoGPT, KindParquet, KindSynthetic, KindText}
+	return []string{KindEmail, KindGoroot, KindJSONL, KindLLMC, KindNanoGPT, KindParquet, KindSynthetic, KindText}
 }
 
 // Generators lists the synthetic generators, sorted.
@@ -103,6 +104,10 @@ type Spec struct {
 	// SplitInterleaved evenly spaced documents (see SplitDocuments). Not for
 	// synthetic, nanogpt or llmc data.
 	Split string `json:"split,omitempty" yaml:"split,omitempty"`
+	// Groups selects, for kind email, the subdirectories of Path to read
+	// (see GroupMatches: "ham" selects easy-ham-1 and hard-ham-1); empty
+	// reads every file under Path.
+	Groups []string `json:"groups,omitempty" yaml:"groups,omitempty"`
 }
 
 // WithDefaults returns s with zero ValFraction, Seed, Field (jsonl, parquet) and Tokens
@@ -188,13 +193,16 @@ func (s Spec) Validate() error {
 	if s.Field != "" && !hasField(s.Kind) {
 		return fail("field", "field %q only allowed for kinds jsonl and parquet", s.Field)
 	}
+	if len(s.Groups) > 0 && s.Kind != KindEmail {
+		return fail("groups", "groups only allowed for kind email, not %s", s.Kind)
+	}
 	switch s.Kind {
 	case KindGoroot:
 		if s.Path != "" {
 			return fail("path", "path %q not allowed for kind goroot (it reads runtime.GOROOT())", s.Path)
 		}
 		return nil
-	case KindText, KindJSONL, KindNanoGPT, KindLLMC, KindParquet:
+	case KindText, KindJSONL, KindNanoGPT, KindLLMC, KindParquet, KindEmail:
 		if s.Path == "" {
 			return fail("path", "kind %s requires path", s.Kind)
 		}
@@ -215,6 +223,10 @@ func (s Spec) Validate() error {
 		_, err = parquetFiles(s.Path)
 	case KindLLMC:
 		_, _, err = llmcShards(s.Path)
+	case KindEmail:
+		if _, err = emailFiles(s.Path, s.Groups); errors.As(err, new(groupsError)) {
+			return &FieldError{Dataset: name, Field: "groups", Err: err}
+		}
 	}
 	if err != nil {
 		return &FieldError{Dataset: name, Field: "path", Err: err}

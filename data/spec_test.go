@@ -24,7 +24,7 @@ func TestSpecValidate(t *testing.T) {
 		{"goroot", Spec{Kind: KindGoroot, Tokens: 1000}, ""},
 		{"stories", Spec{Kind: KindSynthetic, Generator: GenStories}, ""},
 		{"mqar", Spec{Kind: KindSynthetic, Generator: GenMQAR, Tokens: 5000, ValFraction: 0.2, Seed: 7}, ""},
-		{"unknown kind", Spec{Name: "d", Kind: "csv"}, `dataset d: unknown kind "csv" (allowed: goroot, jsonl, llmc, nanogpt, parquet, synthetic, text)`},
+		{"unknown kind", Spec{Name: "d", Kind: "csv"}, `dataset d: unknown kind "csv" (allowed: email, goroot, jsonl, llmc, nanogpt, parquet, synthetic, text)`},
 		{"unknown generator", Spec{Kind: KindSynthetic, Generator: "poems"}, `unknown generator "poems" (allowed: copy, mqar, stories)`},
 		{"missing generator", Spec{Kind: KindSynthetic}, `unknown generator ""`},
 		{"no path", Spec{Kind: KindText}, "kind text requires path"},

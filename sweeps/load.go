@@ -75,9 +75,9 @@ var (
 	// nameRE is what experiment and dataset names may contain: they appear
 	// in run names and file names.
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed", "split"}
+	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed", "split", "groups"}
 	matchKinds  = []string{"params", "flops"}
-	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC, data.KindParquet}
+	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC, data.KindParquet, data.KindEmail}
 )
 
 // Load reads and checks the experiments file at path. Dataset paths are
@@ -262,6 +262,8 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 			s.Seed = uint64(v)
 		case "split":
 			s.Split, err = d.enum(q.v, w, data.Splits())
+		case "groups":
+			s.Groups, err = d.groups(q.v, w)
 		default:
 			return s, nil, d.unknownKey(q, what, datasetKeys)
 		}
@@ -282,8 +284,34 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 		return s, nil, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
 	case s.Field != "" && s.Kind != data.KindJSONL && s.Kind != data.KindParquet:
 		return s, nil, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
+	case s.Groups != nil && s.Kind != data.KindEmail:
+		return s, nil, d.errf(keys["groups"], "%s: groups is only for kind email, not %s", what, s.Kind)
 	}
 	return s.WithDefaults(), keys, nil
+}
+
+// groups decodes an email dataset's groups: a non-empty list of non-empty
+// strings without repeats.
+func (d *dec) groups(n *yaml.Node, what string) ([]string, error) {
+	items, err := d.list(n, what)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, d.errf(n, "%s: the list is empty (omit groups to read every group)", what)
+	}
+	var out []string
+	for _, it := range items {
+		g, err := d.str(it, what)
+		if err != nil {
+			return nil, err
+		}
+		if g == "" || slices.Contains(out, g) {
+			return nil, d.errf(it, "%s: want distinct non-empty group names, got %q", what, g)
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error) {
