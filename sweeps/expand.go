@@ -2,6 +2,7 @@ package sweeps
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -143,6 +144,10 @@ func (x *expander) resolve(e *experiment, en entry, s settings, pt []assign, sho
 			n := ds.node
 			if n == nil {
 				n = s.dataNode
+			}
+			var fe *data.FieldError
+			if errors.As(err, &fe) && ds.keys[fe.Field] != nil {
+				n = ds.keys[fe.Field] // the line of the offending key
 			}
 			msg := strings.TrimPrefix(err.Error(), "dataset "+spec.Name+": ")
 			return Run{}, d.errf(n, "dataset %s (used by %s): %s", spec.Name, where, msg)

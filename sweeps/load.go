@@ -44,7 +44,8 @@ type File struct {
 // dataset is one entry of datasets: (or the built-in stories dataset).
 type dataset struct {
 	spec data.Spec
-	node *yaml.Node // nil for the built-in
+	node *yaml.Node            // nil for the built-in
+	keys map[string]*yaml.Node // value node of each key, for errors about one field
 }
 
 // experiment is one parsed entry of experiments:.
@@ -77,9 +78,9 @@ var (
 	// nameRE is what experiment and dataset names may contain: they appear
 	// in run names and file names.
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed"}
+	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed", "split", "groups"}
 	matchKinds  = []string{"params", "flops"}
-	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT}
+	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC, data.KindParquet, data.KindEmail}
 )
 
 // emptyDocument reports whether a decoded document holds nothing (no node,
@@ -269,27 +270,30 @@ func (f *File) parseDatasets(n *yaml.Node) error {
 		if !nameRE.MatchString(p.key) {
 			return d.errf(p.k, "dataset name %q: use letters, digits, '.', '_' and '-'", p.key)
 		}
-		s, err := d.datasetSpec(p)
+		s, keys, err := d.datasetSpec(p)
 		if err != nil {
 			return err
 		}
-		f.datasets[p.key] = &dataset{spec: s, node: p.v}
+		f.datasets[p.key] = &dataset{spec: s, node: p.v, keys: keys}
 	}
 	return nil
 }
 
 // datasetSpec decodes one dataset and checks it against the data registry
-// (files are checked by Expand, only for the datasets that runs use).
-func (d *dec) datasetSpec(p pair) (data.Spec, error) {
-	s := data.Spec{Name: p.key}
+// (files are checked by Expand, only for the datasets that runs use). keys
+// maps each key to its value node.
+func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err error) {
+	s = data.Spec{Name: p.key}
 	what := "dataset " + p.key
 	ps, err := d.pairs(p.v, what)
 	if err != nil {
-		return s, err
+		return s, nil, err
 	}
+	keys = map[string]*yaml.Node{}
 	var kindN, genN *yaml.Node
 	for _, q := range ps {
 		w := what + ": " + q.key
+		keys[q.key] = q.v
 		switch q.key {
 		case "kind":
 			s.Kind, err = d.enum(q.v, w, data.Kinds())
@@ -312,28 +316,58 @@ func (d *dec) datasetSpec(p pair) (data.Spec, error) {
 			var v int64
 			v, err = d.count(q.v, w, 0)
 			s.Seed = uint64(v)
+		case "split":
+			s.Split, err = d.enum(q.v, w, data.Splits())
+		case "groups":
+			s.Groups, err = d.groups(q.v, w)
 		default:
-			return s, d.unknownKey(q, what, datasetKeys)
+			return s, nil, d.unknownKey(q, what, datasetKeys)
 		}
 		if err != nil {
-			return s, err
+			return s, nil, err
 		}
 	}
 	switch {
 	case kindN == nil:
-		return s, d.errf(p.k, "%s: no kind (allowed: %s)", what, strings.Join(data.Kinds(), ", "))
+		return s, nil, d.errf(p.k, "%s: no kind (allowed: %s)", what, strings.Join(data.Kinds(), ", "))
 	case s.Kind == data.KindSynthetic && genN == nil:
-		return s, d.errf(p.k, "%s: synthetic data needs a generator (allowed: %s)", what, strings.Join(data.Generators(), ", "))
+		return s, nil, d.errf(p.k, "%s: synthetic data needs a generator (allowed: %s)", what, strings.Join(data.Generators(), ", "))
 	case s.Kind != data.KindSynthetic && genN != nil:
-		return s, d.errf(genN, "%s: generator is only for kind synthetic, not %s", what, s.Kind)
+		return s, nil, d.errf(genN, "%s: generator is only for kind synthetic, not %s", what, s.Kind)
 	case slices.Contains(pathKinds, s.Kind) && s.Path == "":
-		return s, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
+		return s, nil, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
 	case !slices.Contains(pathKinds, s.Kind) && s.Path != "":
-		return s, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
-	case s.Field != "" && s.Kind != "jsonl":
-		return s, d.errf(p.k, "%s: field is only for kind jsonl, not %s", what, s.Kind)
+		return s, nil, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
+	case s.Field != "" && s.Kind != data.KindJSONL && s.Kind != data.KindParquet:
+		return s, nil, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
+	case s.Groups != nil && s.Kind != data.KindEmail:
+		return s, nil, d.errf(keys["groups"], "%s: groups is only for kind email, not %s", what, s.Kind)
 	}
-	return s.WithDefaults(), nil
+	return s.WithDefaults(), keys, nil
+}
+
+// groups decodes an email dataset's groups: a non-empty list of non-empty
+// strings without repeats.
+func (d *dec) groups(n *yaml.Node, what string) ([]string, error) {
+	items, err := d.list(n, what)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, d.errf(n, "%s: the list is empty (omit groups to read every group)", what)
+	}
+	var out []string
+	for _, it := range items {
+		g, err := d.str(it, what)
+		if err != nil {
+			return nil, err
+		}
+		if g == "" || slices.Contains(out, g) {
+			return nil, d.errf(it, "%s: want distinct non-empty group names, got %q", what, g)
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error) {
