@@ -13,6 +13,7 @@ const state = {
   unchosen: new Set(), // running runs the user unticked (not re-added automatically)
   pollMS: 1000,
   sampleRun: '',
+  started: false,      // the first runs list has been seen
 };
 
 async function getJSON(url) {
@@ -76,6 +77,13 @@ async function refreshRuns() {
   for (const r of resp.runs) {
     if (r.status === 'running' && !r.stalled && !state.unchosen.has(r.name)) state.chosen.add(r.name);
   }
+  // Nothing training at first sight: draw the most recently updated run.
+  if (!state.started && state.chosen.size === 0) {
+    const withSteps = resp.runs.filter(r => r.step > 0);
+    withSteps.sort((a, b) => (b.updated_at || '').localeCompare(a.updated_at || ''));
+    if (withSteps.length > 0) state.chosen.add(withSteps[0].name);
+  }
+  state.started = true;
   renderRuns();
   renderSampleChoices();
 }
@@ -145,13 +153,16 @@ async function refreshSeries() {
   drawChart();
 }
 
+// niceTicks returns round tick values between lo and hi, with the number of
+// decimals that labels need.
 function niceTicks(lo, hi, n) {
   if (!(hi > lo)) { hi = lo + 1; }
   const raw = (hi - lo) / n;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 5, 10].map(m => m * mag).find(x => x >= raw);
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step) out.push(v);
+  for (let k = Math.ceil(lo / step); k * step <= hi + 1e-9 * step; k++) out.push({v: k * step, label: (k * step).toFixed(decimals)});
   return out;
 }
 
@@ -162,6 +173,12 @@ function drawChart() {
   legend.replaceChildren();
   const W = 900, H = 380, L = 56, R = 16, T = 12, B = 36;
   const names = [...state.chosen].filter(n => state.series.has(n));
+  if (names.length === 0) {
+    const msg = svg('text', {x: W / 2, y: H / 2, 'text-anchor': 'middle'});
+    msg.textContent = 'No curve selected: tick a run above.';
+    chart.append(msg);
+    return;
+  }
   let xmax = 1, ylo = Infinity, yhi = -Infinity;
   for (const n of names) {
     const s = state.series.get(n);
@@ -175,14 +192,14 @@ function drawChart() {
   const x = v => L + (W - L - R) * v / xmax;
   const y = v => T + (H - T - B) * (1 - (v - ylo) / (yhi - ylo));
   for (const t of niceTicks(ylo, yhi, 6)) {
-    chart.append(svg('line', {class: 'grid', x1: L, x2: W - R, y1: y(t), y2: y(t)}));
-    const lab = svg('text', {x: L - 6, y: y(t) + 4, 'text-anchor': 'end'});
-    lab.textContent = +t.toFixed(6);
+    chart.append(svg('line', {class: 'grid', x1: L, x2: W - R, y1: y(t.v), y2: y(t.v)}));
+    const lab = svg('text', {x: L - 6, y: y(t.v) + 4, 'text-anchor': 'end'});
+    lab.textContent = t.label;
     chart.append(lab);
   }
   for (const t of niceTicks(0, xmax, 8)) {
-    const lab = svg('text', {x: x(t), y: H - B + 16, 'text-anchor': 'middle'});
-    lab.textContent = t;
+    const lab = svg('text', {x: x(t.v), y: H - B + 16, 'text-anchor': 'middle'});
+    lab.textContent = t.label;
     chart.append(lab);
   }
   chart.append(svg('line', {class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B}));
@@ -202,7 +219,7 @@ function drawChart() {
     chart.append(line);
     for (const e of s.evals) {
       if (e.loss === null || (e.split !== 'val' && e.split !== 'final_val')) continue;
-      chart.append(svg('circle', {cx: x(e.step), cy: y(e.loss), r: 3.5, fill: color, stroke: '#fff', class: 'val', 'data-run': n}));
+      chart.append(svg('circle', {cx: x(e.step), cy: y(e.loss), r: 4, fill: '#fff', stroke: color, 'stroke-width': 2, class: 'val', 'data-run': n}));
     }
     const item = el('span');
     const sw = el('i');
