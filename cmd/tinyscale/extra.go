@@ -10,5 +10,7 @@ func extraCommands(e env) []command {
 		newExportCmd(e),
 		newRunCmd(e),
 		newReportCmd(e),
+		newExportMetricsCmd(e),
+		newServeCmd(e),
 	}
 }
