@@ -48,10 +48,10 @@ type Dataset struct {
 // RunData is one run: its registration row, its training steps (ascending
 // step), its evaluations and its samples.
 type RunData struct {
-	Name               string
-	Experiment         string
-	Family             string
-	ConfigHash         string
+	Name       string
+	Experiment string
+	Family     string
+	ConfigHash string
 	// The run record, written once when sweeps expanded the run (the
 	// store's typed columns): the report reads what a run is only from here.
 	Width, HeadDim     int // residual width d and head dim hd

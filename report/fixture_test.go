@@ -35,7 +35,7 @@ func fixRun(exp, family string, seed uint64, c, h, l int, params int64, lr, fina
 		Name: name, Experiment: exp, Family: family, ConfigHash: "h",
 		Width: width, HeadDim: hd, NHead: h, NLayer: l, VocabSize: 256, Seed: seed, LR: lr,
 		PairKey: fmt.Sprintf("%s/C%d-L%d/lr=%g", exp, c, l, lr), ReferenceValLoss: math.NaN(),
-		Sweep: map[string]string{"seed": fmt.Sprint(seed), "lr": fmt.Sprint(lr)},
+		Sweep:       map[string]string{"seed": fmt.Sprint(seed), "lr": fmt.Sprint(lr)},
 		ParamsTotal: params, ParamsNonEmbedding: params / 2, FlopsPerToken: 2 * params,
 		StepsTotal: fixSteps, BudgetTokens: fixSteps * fixTokensPerStep, Status: status, Step: int64(lastStep),
 		Host: "fixture", BLAS: "go",

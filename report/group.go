@@ -46,7 +46,7 @@ type group struct {
 	family     string
 	cfg        *RunData // the first run: shape and learning rate of the configuration
 	pairKey    string   // equal for the groups of a matched pair
-	runs       []run     // sorted by seed, then name
+	runs       []run    // sorted by seed, then name
 	paramsTot  int64
 	paramsNE   int64
 	flopsTok   int64

@@ -66,4 +66,3 @@ func Load(ctx context.Context, db *store.DB) (Dataset, error) {
 	}
 	return ds, nil
 }
-
