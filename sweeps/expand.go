@@ -52,8 +52,10 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 	names := map[string]*yaml.Node{}
 	for _, e := range f.exps {
 		sameFamily := map[string]int{}
+		repeated := false
 		for _, en := range e.entries {
 			sameFamily[en.family]++
+			repeated = repeated || sameFamily[en.family] > 1
 		}
 		for _, pt := range e.points() {
 			s := e.base.clone()
@@ -67,6 +69,12 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 				if err != nil {
 					return nil, err
 				}
+				shapeKey := ""
+				if repeated {
+					shapeKey = shape(r.Model)
+				}
+				r.PairKey = pairKey(e.name, r.Sweep, shapeKey)
+				r.ExperimentsSHA256, r.Reference = f.SHA256, e.ref
 				if prev, dup := names[r.Name]; dup {
 					return nil, d.errf(en.node, "experiment %s: two runs are named %s (the other from line %d): give the models different shapes or sweep values", e.name, r.Name, prev.Line)
 				}

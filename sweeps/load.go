@@ -11,6 +11,8 @@ package sweeps
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +36,9 @@ type File struct {
 	Path string
 	// DB is the results database named by the db key ("" when absent).
 	DB string
+	// SHA256 is the hex SHA-256 of the file's bytes; every run expanded
+	// from it records it (Run.ExperimentsSHA256).
+	SHA256 string
 
 	dec      dec
 	dir      string // relative dataset paths are relative to this
@@ -57,6 +62,7 @@ type experiment struct {
 	match   string
 	matchN  *yaml.Node
 	axes    []axis
+	ref     *Reference // published numbers (reference:), nil when none
 }
 
 // entry is one model of an experiment.
@@ -127,7 +133,8 @@ func Load(path string) (*File, error) {
 // Parse checks an experiments file held in memory; name is used in errors.
 // Dataset paths are relative to the working directory.
 func Parse(name string, src []byte) (*File, error) {
-	f := &File{Path: name, dec: dec{file: name}, dir: "."}
+	sum := sha256.Sum256(src)
+	f := &File{Path: name, dec: dec{file: name}, dir: ".", SHA256: hex.EncodeToString(sum[:])}
 	d := &f.dec
 	if len(src) > maxFileBytes {
 		return nil, &Error{File: name, Msg: fmt.Sprintf("file is %d bytes; an experiments file may be at most %d bytes (%d MiB)", len(src), maxFileBytes, maxFileBytes>>20)}
@@ -377,7 +384,7 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 	if err != nil {
 		return nil, err
 	}
-	var nameN, modelsN, pairN, sweepN, zipN *yaml.Node
+	var nameN, modelsN, pairN, sweepN, zipN, refN *yaml.Node
 	for _, p := range ps {
 		switch p.key {
 		case "name":
@@ -392,6 +399,8 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 			sweepN = p.v
 		case "zip":
 			zipN = p.v
+		case "reference":
+			refN = p.v
 		}
 	}
 	if nameN == nil {
@@ -416,6 +425,11 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 	}
 	if err := f.parseModels(e, modelsN, pairN); err != nil {
 		return nil, err
+	}
+	if refN != nil {
+		if e.ref, err = f.parseReference(e, refN); err != nil {
+			return nil, err
+		}
 	}
 	if sweepN != nil {
 		if err := f.parseSweep(e, sweepN, allowed); err != nil {
