@@ -139,7 +139,8 @@ func (d *DB) WriteSample(ctx context.Context, s Sample) error {
 
 // RecordCheckpoint records a checkpoint; call it only once the file is
 // durable (written, fsynced, renamed). A record for the same run and step
-// is replaced.
+// is replaced. The path is stored relative to the database's directory
+// (see ResolveCheckpointPath).
 func (d *DB) RecordCheckpoint(ctx context.Context, c Checkpoint) error {
 	if c.Path == "" || c.SHA256 == "" {
 		return fmt.Errorf("record checkpoint of run %q at step %d: path and sha256 are required", c.Run, c.Step)
@@ -149,7 +150,7 @@ func (d *DB) RecordCheckpoint(ctx context.Context, c Checkpoint) error {
 		t = d.now()
 	}
 	_, err := d.sql.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run, step, path, sha256, bytes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.Run, c.Step, c.Path, c.SHA256, c.Bytes, fmtTime(t))
+		VALUES (?, ?, ?, ?, ?, ?)`, c.Run, c.Step, d.recordedCheckpointPath(c.Path), c.SHA256, c.Bytes, fmtTime(t))
 	if err != nil {
 		return fmt.Errorf("record checkpoint of run %q at step %d: %w", c.Run, c.Step, notFoundOnFK(err))
 	}
@@ -165,7 +166,8 @@ func (d *DB) DeleteCheckpoint(ctx context.Context, run string, step int64) error
 	return nil
 }
 
-// Checkpoints returns run's checkpoint records, newest (highest step) first.
+// Checkpoints returns run's checkpoint records, newest (highest step) first,
+// with each Path resolved for this process (ResolveCheckpointPath).
 func (d *DB) Checkpoints(ctx context.Context, run string) ([]Checkpoint, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT run, step, path, sha256, bytes, created_at
 		FROM checkpoints WHERE run = ? ORDER BY step DESC`, run)
@@ -178,6 +180,7 @@ func (d *DB) Checkpoints(ctx context.Context, run string) ([]Checkpoint, error) 
 		if err := r.Scan(&c.Run, &c.Step, &c.Path, &c.SHA256, &c.Bytes, &ts); err != nil {
 			return c, err
 		}
+		c.Path = d.ResolveCheckpointPath(c.Path)
 		var err error
 		c.Time, err = parseTime(ts)
 		return c, err
