@@ -83,6 +83,9 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 		resetDone = true
 	}
 	ok, err := claim(ctx, o, r.Name, log)
+	if err == nil && !ok && o.WaitForLease {
+		ok, err = waitForLease(ctx, o, r.Name, log)
+	}
 	if err != nil {
 		return 0, err
 	}
