@@ -10,5 +10,6 @@ func extraCommands(e env) []command {
 		newExportCmd(e),
 		newRunCmd(e),
 		newReportCmd(e),
+		newMergeCmd(e),
 	}
 }
