@@ -33,6 +33,8 @@ type MergeSummary struct {
 	Runs map[string]int
 	// Source maps each run to the input its rows came from.
 	Source map[string]string
+	// Status maps each run to its merged status.
+	Status map[string]string
 	// Checkpoints is the number of checkpoint records carried, their files
 	// verified against their sha256.
 	Checkpoints int
@@ -62,7 +64,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 	if log == nil {
 		log = slog.Default()
 	}
-	sum := MergeSummary{Runs: map[string]int{}, Source: map[string]string{}}
+	sum := MergeSummary{Runs: map[string]int{}, Source: map[string]string{}, Status: map[string]string{}}
 	if len(inputs) == 0 {
 		return sum, errors.New("merge: no input databases")
 	}
@@ -151,6 +153,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 			}
 			sum.Runs[c.status]++
 			sum.Source[name] = c.src.path
+			sum.Status[name] = c.status
 		}
 		return nil
 	})

@@ -11,5 +11,6 @@ func extraCommands(e env) []command {
 		newRunCmd(e),
 		newReportCmd(e),
 		newMergeCmd(e),
+		newLaunchCmd(e),
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,8 +31,10 @@ func (c mergeCommand) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
 	fs.SetOutput(c.e.stderr)
 	out := fs.String("o", "", "output results database `OUT.db` (required; an existing one is merged in too)")
+	requireDone := fs.Bool("require-done", false, "after writing OUT.db, fail if any run is not done")
+	requireFinished := fs.Bool("require-finished", false, "after writing OUT.db, fail if any run is still pending or running (done and failed are finished)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: tinyscale merge -o OUT.db IN.db...\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: tinyscale merge [--require-done|--require-finished] -o OUT.db IN.db...\n\n"+
 			"Combines results databases (the shards of `tinyscale run --shard auto`) into OUT.db in one\n"+
 			"transaction. Each run's rows come from exactly one input: done > failed > partial with the most\n"+
 			"steps > pending. Refused: a run whose configuration differs between inputs, a run done twice\n"+
@@ -75,5 +79,21 @@ func (c mergeCommand) Run(ctx context.Context, args []string) error {
 		fmt.Fprintf(c.e.stdout, ", %d not carried (missing or corrupt):\n  %s", len(sum.DroppedCheckpoints), strings.Join(sum.DroppedCheckpoints, "\n  "))
 	}
 	fmt.Fprintln(c.e.stdout)
+	if *requireDone || *requireFinished {
+		var open []string
+		for _, name := range slices.Sorted(maps.Keys(sum.Status)) {
+			st := sum.Status[name]
+			if st != store.StatusDone && (*requireDone || st != store.StatusFailed) {
+				open = append(open, name+" ("+st+")")
+			}
+		}
+		if len(open) > 0 {
+			want := "done"
+			if !*requireDone {
+				want = "finished"
+			}
+			return fmt.Errorf("%d of %d runs are not %s: %s", len(open), total, want, strings.Join(open, ", "))
+		}
+	}
 	return nil
 }
