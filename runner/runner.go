@@ -164,6 +164,11 @@ type Options struct {
 	Fresh bool
 	// Owner identifies this process in leases; default host:pid.
 	Owner string
+	// WaitForLease waits for a lease held by another owner to expire instead
+	// of skipping the run (a shard database has one legitimate writer: a
+	// lease in it belongs to a predecessor that was killed before it could
+	// release it, e.g. on another node before a requeue).
+	WaitForLease bool
 	// LeaseTTL is the lease length (default 2 minutes), renewed every TTL/3.
 	LeaseTTL time.Duration
 	// FlushEvery is the number of steps buffered per store transaction (25).

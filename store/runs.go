@@ -383,7 +383,11 @@ func (d *DB) SetStatus(ctx context.Context, name, status, reason string) error {
 		q = `finished_at = NULL, fail_reason = NULL, fail_step = NULL`
 	}
 	args = append(args, name)
-	res, err := d.sql.ExecContext(ctx, `UPDATE runs SET status = ?, updated_at = ?, `+q+` WHERE name = ?`, args...)
+	var res sql.Result
+	err := d.fenced(ctx, name, func(ex execer) (err error) {
+		res, err = ex.ExecContext(ctx, `UPDATE runs SET status = ?, updated_at = ?, `+q+` WHERE name = ?`, args...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set status of %q to %s: %w", name, status, err)
 	}
