@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/sweeps"
 )
 
@@ -47,4 +48,54 @@ func asRunFailure(err error) (string, bool) {
 		return err.Error(), true
 	}
 	return "", false
+}
+
+// MemoryEstimate is what training a run holds in memory, in bytes.
+type MemoryEstimate struct {
+	Params      int64 // weights and gradients (models.Config.TrainBytes)
+	Optimizer   int64 // AdamW moments / Muon buffers, gradient accumulators
+	Activations int64 // at batch_size × block_size
+	Data        int64 // the tokenised splits
+	Eval        int64 // the weight copy of samples and task evals
+	Total       int64
+	Batch, T    int
+}
+
+// EstimateMemory estimates the memory of training r on dataTokens tokens
+// (train + val; 0 when not known yet).
+func EstimateMemory(r sweeps.Run, dataTokens int64) MemoryEstimate {
+	P, _ := r.Model.ParamCounts()
+	cfg := r.Model
+	cfg.BlockSize = r.BlockSize
+	m := MemoryEstimate{Batch: r.BatchSize, T: r.BlockSize}
+	m.Params = 8 * P
+	m.Activations = cfg.TrainBytes(r.BatchSize) - m.Params
+	m.Optimizer = 8 * P // two moments (Muon's one buffer is smaller)
+	if r.GradAccum > 1 {
+		m.Optimizer += 4 * P
+	}
+	m.Data = 4 * dataTokens
+	m.Eval = 4 * P
+	m.Total = m.Params + m.Optimizer + m.Activations + m.Data + m.Eval
+	return m
+}
+
+// String is the total and its parts.
+func (m MemoryEstimate) String() string {
+	return sysmem.FormatBytes(m.Total) + " (" + m.parts() + ")"
+}
+
+func (m MemoryEstimate) parts() string {
+	f := sysmem.FormatBytes
+	return fmt.Sprintf("parameters and gradients %s, optimiser state %s, activations at batch %d × block %d %s, data %s, eval copy %s",
+		f(m.Params), f(m.Optimizer), m.Batch, m.T, f(m.Activations), f(m.Data), f(m.Eval))
+}
+
+// CheckMemory refuses an estimate above the available memory.
+func CheckMemory(m MemoryEstimate, lim sysmem.Limit) error {
+	if m.Total <= lim.Bytes {
+		return nil
+	}
+	return fmt.Errorf("needs about %s of memory (%s); available: %s. Lower batch_size (use grad_accum for the same tokens per step), block_size or the model size",
+		sysmem.FormatBytes(m.Total), m.parts(), lim)
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/sweeps"
@@ -193,6 +194,11 @@ type Options struct {
 	Data     DataFunc
 	Generate GenerateFunc
 
+	// MemAvailable reports the memory the process may still use (default
+	// sysmem.Available); a run whose estimate (EstimateMemory) exceeds it
+	// fails before its model is built. An error skips the check.
+	MemAvailable func() (sysmem.Limit, error)
+
 	// now is the clock (tests may replace it); nil means time.Now.
 	now func() time.Time
 }
@@ -280,6 +286,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.MemAvailable == nil {
+		o.MemAvailable = sysmem.Available
 	}
 	if o.Owner == "" {
 		o.Owner = DefaultOwner()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/store/storetest"
 	"github.com/tinyscale/tinyscale/sweeps"
@@ -185,5 +186,49 @@ func TestDataProblemsFailRunAndNextGoesOn(t *testing.T) {
 				t.Errorf("bad run: status %s reason %q lease %q; want failed with %q", b.Status, b.FailReason, b.LeaseOwner, tc.reason)
 			}
 		})
+	}
+}
+
+// TestRunBeyondMemoryFails: a run whose memory estimate exceeds what the
+// machine has left fails with the estimate and the limit in its reason; the
+// next run goes on.
+func TestRunBeyondMemoryFails(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	big, small := fakeRun("t/big", 1), fakeRun("t/small", 2)
+	big.Model.NEmbd, big.Model.NLayer = 4096, 8
+	o, _ := testOptions(db, &fakeWorld{}, big, small)
+	need := EstimateMemory(big, 3000).Total
+	o.MemAvailable = func() (sysmem.Limit, error) { return sysmem.Limit{Bytes: need - 1, Source: "test limit"}, nil }
+	sum, err := Run(ctx, o)
+	if err != nil || sum.Failed != 1 || sum.Done != 1 {
+		t.Fatalf("summary %+v, err %v; want 1 failed, 1 done", sum, err)
+	}
+	b, _ := db.GetRun(ctx, big.Name)
+	for _, want := range []string{"needs about " + sysmem.FormatBytes(need), "parameters", "optimiser state", "activations at batch 4 × block 8", "available: " + sysmem.FormatBytes(need-1) + " (test limit)"} {
+		if !strings.Contains(b.FailReason, want) {
+			t.Errorf("reason %q lacks %q", b.FailReason, want)
+		}
+	}
+}
+
+// TestHyperHonoursZeros: the resolved optimiser settings are used as they
+// are; zero is a value (momentum 0, betas [0, 0]), not "unset".
+func TestHyperHonoursZeros(t *testing.T) {
+	oc := fakeRun("t/h", 1).Optimizer
+	oc.Name, oc.Momentum, oc.Betas, oc.WeightDecay = "muon", 0, [2]float64{0, 0}, 0
+	h := hyperFor(oc)
+	if h.Momentum != 0 || h.Beta1 != 0 || h.Beta2 != 0 || h.WeightDecay != 0 || h.Eps != oc.Eps {
+		t.Errorf("hyper %+v from %+v", h, oc)
+	}
+	// With momentum below Muon's warm-up start the warm-up does not ramp
+	// down to it: momentum 0 is no momentum from the first step.
+	if mu := MuonMomentum(0, h); mu != 0 {
+		t.Errorf("Muon momentum at step 0 = %v, want 0", mu)
+	}
+	oc.Momentum, oc.Betas = 0.95, [2]float64{0.8, 0.9}
+	h = hyperFor(oc)
+	if h.Momentum != 0.95 || h.MomentumStart != 0.85 || h.Beta1 != 0.8 || h.Beta2 != 0.9 {
+		t.Errorf("hyper %+v from %+v", h, oc)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -246,6 +247,9 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 	if err := CheckData(r, ds); err != nil {
 		return nil, &RunFailure{err}
 	}
+	if err := t.checkMemory(int64(len(ds.Train) + len(ds.Val))); err != nil {
+		return nil, err
+	}
 	t.ds = ds
 	if t.model, err = o.NewModel(r.Model, t.B, r.Seed); err != nil {
 		return nil, fmt.Errorf("build model: %w", err)
@@ -263,19 +267,8 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 			t.optParams[i] = q
 		}
 	}
-	h := DefaultHyper()
 	oc := r.Optimizer
-	if oc.Betas != [2]float64{} {
-		h.Beta1, h.Beta2 = oc.Betas[0], oc.Betas[1]
-	}
-	if oc.Eps != 0 {
-		h.Eps = oc.Eps
-	}
-	h.WeightDecay = oc.WeightDecay
-	if oc.Momentum != 0 {
-		h.Momentum = oc.Momentum
-	}
-	if t.opt, err = NewOptimizer(oc.Name, t.optParams, h, o.BLAS); err != nil {
+	if t.opt, err = NewOptimizer(oc.Name, t.optParams, hyperFor(oc), o.BLAS); err != nil {
 		return nil, err
 	}
 	t.sched = Schedule{Kind: oc.Schedule, LR: oc.LR, MinLR: oc.MinLR, Warmup: oc.Warmup,
@@ -293,6 +286,43 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 		return nil, err
 	}
 	return t, nil
+}
+
+// hyperFor is the optimiser hyper-parameters of a resolved run: every value
+// is used as given (sweeps resolves defaults; zero is a value, not unset).
+// Muon's momentum warm-up starts at min(0.85, momentum), so a momentum below
+// the usual start is used from the first step instead of being ramped down to.
+func hyperFor(oc sweeps.Optimizer) Hyper {
+	h := DefaultHyper()
+	h.Beta1, h.Beta2 = oc.Betas[0], oc.Betas[1]
+	h.Eps = oc.Eps
+	h.WeightDecay = oc.WeightDecay
+	h.Momentum = oc.Momentum
+	h.MomentumStart = min(h.MomentumStart, h.Momentum)
+	return h
+}
+
+// checkMemory fails the run when its memory estimate exceeds what the
+// machine has left (after returning this process's free heap to the OS).
+func (t *training) checkMemory(dataTokens int64) error {
+	est := EstimateMemory(t.r, dataTokens)
+	lim, err := t.o.MemAvailable()
+	if err != nil {
+		t.log.Debug("memory check skipped", "err", err)
+		return nil
+	}
+	if est.Total > lim.Bytes {
+		// Garbage of the previous run may still be held: return it, re-read.
+		debug.FreeOSMemory()
+		if lim, err = t.o.MemAvailable(); err != nil {
+			return nil
+		}
+	}
+	if err := CheckMemory(est, lim); err != nil {
+		return &RunFailure{err}
+	}
+	t.log.Debug("memory estimate", "estimate", est.String(), "available", lim.String())
+	return nil
 }
 
 // resume loads the newest valid checkpoint (falling back past corrupt ones)

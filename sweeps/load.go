@@ -297,7 +297,7 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 		return s, nil, err
 	}
 	keys = map[string]*yaml.Node{}
-	var kindN, genN *yaml.Node
+	var kindN, genN, seedN, valN *yaml.Node
 	for _, q := range ps {
 		w := what + ": " + q.key
 		keys[q.key] = q.v
@@ -319,10 +319,12 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 			s.Tokens, err = d.count(q.v, w, 1)
 		case "val_fraction":
 			s.ValFraction, err = d.floatIn(q.v, w, 0, 1, true, true)
+			valN = q.v
 		case "seed":
 			var v int64
 			v, err = d.count(q.v, w, 0)
 			s.Seed = uint64(v)
+			seedN = q.v
 		case "split":
 			s.Split, err = d.enum(q.v, w, data.Splits())
 		case "groups":
@@ -349,6 +351,11 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 		return s, nil, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
 	case s.Groups != nil && s.Kind != data.KindEmail:
 		return s, nil, d.errf(keys["groups"], "%s: groups is only for kind email, not %s", what, s.Kind)
+	// Keys that would do nothing for the kind are refused, not hashed.
+	case seedN != nil && s.Kind != data.KindSynthetic:
+		return s, nil, d.errf(seedN, "%s: seed is only for kind synthetic (it seeds the generator); kind %s reads its data as it is", what, s.Kind)
+	case valN != nil && s.Kind == data.KindNanoGPT && s.Tokens == 0:
+		return s, nil, d.errf(valN, "%s: val_fraction does nothing for kind nanogpt without tokens: val.bin is the validation split (with a tokens cap, val_fraction sizes the val.bin cap)", what)
 	}
 	return s.WithDefaults(), keys, nil
 }

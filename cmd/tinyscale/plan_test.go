@@ -348,3 +348,41 @@ experiments:
 		t.Errorf("the good run is named:\n%s", errs)
 	}
 }
+
+// TestPlanRefusesWhatMemoryCannotHold: a 20B-parameter match target is
+// reachable but no test machine holds it: plan refuses it with the
+// estimate and the limit. Plans that fit show their estimate.
+func TestPlanRefusesWhatMemoryCannotHold(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "e.yaml")
+	yaml := `defaults:
+  budget: {steps: 5}
+datasets:
+  tiny: {kind: synthetic, generator: stories, tokens: 20K}
+experiments:
+  - name: huge
+    data: tiny
+    pair: [gpt2, silia]
+    match: params
+    params: 20G
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	_, errs, code := runPlan(t, "-f", file, "--db", filepath.Join(dir, "r.db"), "--cache", cache)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errs)
+	}
+	for _, want := range []string{"2 of 2 runs cannot train", "huge/gpt2: needs about", "GB of memory", "optimiser state", "activations at batch 8 × block 64", "; available: "} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	rows := planJSON(t, issueFile, filepath.Join(dir, "absent.db"), cache)
+	for _, r := range rows {
+		if m, ok := r["memory_bytes"].(float64); !ok || m < 1e6 {
+			t.Errorf("%v: memory_bytes %v", r["name"], r["memory_bytes"])
+		}
+	}
+}

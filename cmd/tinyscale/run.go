@@ -213,8 +213,39 @@ func stdoutIsTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// buildVersion is the module version or VCS revision the binary was built from.
+// buildVersion identifies the running build: the module version or VCS
+// revision (with -dirty) when the binary carries them, else "(devel)",
+// followed by " exe:" and the first 16 hex digits of the executable's
+// sha256. The hash makes every build distinct, also under `go run` (which
+// records no VCS information), so a run resumed under changed code is
+// marked non-reproducible (store.SetRunEnv).
 func buildVersion() string {
+	v := moduleVersion()
+	if exe, err := os.Executable(); err == nil {
+		if h := exeHash(exe); h != "" {
+			v += " exe:" + h
+		}
+	}
+	return v
+}
+
+// exeHash is the first 16 hex digits of the sha256 of the file at path, or
+// "" if it cannot be read.
+func exeHash(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// moduleVersion is the module version or VCS revision the binary was built from.
+func moduleVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
