@@ -122,12 +122,14 @@ func Build(ds Dataset, opts Options) (*Report, error) {
 	}
 	rep.Files["tables/headline.md"] = headlineMarkdown(heads)
 	for _, f := range rep.Figures {
-		for _, format := range formats {
-			b, err := render(f.plot, format, dpi)
-			if err != nil {
-				return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+		for _, sz := range figSizes {
+			for _, format := range formats {
+				b, err := render(f.plot, f.legend, format, dpi, sz)
+				if err != nil {
+					return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+				}
+				rep.Files["figures/"+f.Name+sz.suffix+"."+format] = b
 			}
-			rep.Files["figures/"+f.Name+"."+format] = b
 		}
 		log.Debug("figure drawn", "name", f.Name)
 	}

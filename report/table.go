@@ -114,13 +114,14 @@ func (a *analysis) paramTable() Table {
 	t := Table{
 		Name:  "param_efficiency",
 		Title: "Parameter efficiency",
-		Note: paramNote + " Losses are mean and sample standard deviation over finished seeds " +
+		Note: paramNote + " Losses are mean and sample standard deviation over finished seeds, with the 95% t-interval " +
+			"of the mean validation loss (empty with one seed) " +
 			"(over the runs reached so far when none has finished; see status). Validation loss is the " +
 			"'final_val' evaluation, else the last 'val' one; training loss the last 'train' evaluation, else the " +
 			"smoothed training loss; accuracy is the last task evaluation's (synthetic tasks only). " +
 			"Wall time is training time (summed over resumes).",
 		Header: []string{"experiment", "family", "shape", "lr", "seeds", "params_total", "params_non_embedding",
-			"flops_per_token", "tokens_trained", "train_loss", "train_loss_std", "val_loss", "val_loss_std",
+			"flops_per_token", "tokens_trained", "train_loss", "train_loss_std", "val_loss", "val_loss_std", "val_loss_ci95_lo", "val_loss_ci95_hi",
 			"val_bpb", "accuracy", "tokens_per_s", "wall_s", "status"},
 	}
 	for _, e := range a.experiments {
@@ -129,7 +130,7 @@ func (a *analysis) paramTable() Table {
 			t.Rows = append(t.Rows, []string{
 				e, g.family, g.cfg.Shape(), fmtG(g.cfg.LR), strconv.Itoa(len(g.runs)),
 				fmtI(g.paramsTot), fmtI(g.paramsNE), fmtI(g.flopsTok), fmtF(f.tokens, 0),
-				fmtF(f.trainMean, 4), fmtF(f.trainStd, 4), fmtF(f.valMean, 4), fmtF(f.valStd, 4),
+				fmtF(f.trainMean, 4), fmtF(f.trainStd, 4), fmtF(f.valMean, 4), fmtF(f.valStd, 4), fmtF(f.valCI.Lo, 4), fmtF(f.valCI.Hi, 4),
 				fmtF(f.bpbMean, 4), fmtF(f.accMean, 4), fmtF(f.tokPerS, 0), fmtF(f.wallS, 1), g.status(),
 			})
 		}
