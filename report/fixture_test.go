@@ -101,6 +101,15 @@ func fixture() Dataset {
 		fixRun("lr", "silia", 1, 64, 4, 2, 819_200, 3e-3, 2.7, StatusRunning, 12),
 		fixRun("lr", "silia", 1, 64, 4, 2, 819_200, 1e-2, 2.7, StatusFailed, 7),
 	)
+	// A published reference for experiment scale (as sweeps records it on
+	// every run of the family).
+	for i := range ds.Runs {
+		r := &ds.Runs[i]
+		if r.Experiment == "scale" {
+			r.ReferenceSource = "fixture paper, table 1"
+			r.ReferenceValLoss = map[string]float64{"silia": 2.17, "gpt2-rope-swiglu": 2.5}[r.Family]
+		}
+	}
 	// A task evaluation (accuracy only) on one run.
 	for i := range ds.Runs {
 		if ds.Runs[i].Name == "lr/gpt2/C64-L2/lr=0.001/seed=1" {

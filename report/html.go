@@ -33,7 +33,8 @@ pre { background: #f7f7f7; padding: 0.5em; white-space: pre-wrap; overflow-wrap:
 <body>
 <h1>tinyscale report</h1>
 <p class="note">{{.NRuns}} runs in {{.NExperiments}} experiments. Regenerate with <code>tinyscale report</code>;
-tables are also in <a href="tables/">tables/</a> as Markdown and CSV, figures in <a href="figures/">figures/</a>.</p>
+tables are also in <a href="tables/">tables/</a> as Markdown and CSV, figures in <a href="figures/">figures/</a>
+(double- and single-column), and every number stated here, with its interval and method, in <a href="report.json">report.json</a>.</p>
 {{if .Warnings}}<h2>Warnings</h2><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <h2>Headline</h2>
 {{if .Headlines}}<ul>{{range .Headlines}}<li>{{.}}</li>{{end}}</ul>{{else}}<p>No experiment has finished runs of both a Silia family and a GPT-2 family.</p>{{end}}

@@ -90,7 +90,7 @@ func Build(ds Dataset, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Tables = []Table{a.paramTable(), pairs, a.runsTable()}
+	rep.Tables = []Table{a.paramTable(), pairs, a.claimsTable(), a.runsTable()}
 
 	lossFigs, err := a.lossFigures(pal)
 	if err != nil {
@@ -121,6 +121,11 @@ func Build(ds Dataset, opts Options) (*Report, error) {
 		rep.Files["tables/"+t.Name+".csv"] = c
 	}
 	rep.Files["tables/headline.md"] = headlineMarkdown(heads)
+	js, err := a.reportJSON(heads, a.warnings)
+	if err != nil {
+		return nil, err
+	}
+	rep.Files["report.json"] = js
 	for _, f := range rep.Figures {
 		for _, sz := range figSizes {
 			for _, format := range formats {

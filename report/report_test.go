@@ -65,7 +65,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 
 func TestGoldenTables(t *testing.T) {
 	rep := buildFixture(t)
-	for _, name := range []string{"param_efficiency.md", "param_efficiency.csv", "pairs.md", "pairs.csv", "runs.md", "runs.csv", "headline.md"} {
+	for _, name := range []string{"param_efficiency.md", "param_efficiency.csv", "pairs.md", "pairs.csv", "claims.md", "claims.csv", "runs.md", "runs.csv", "headline.md"} {
 		t.Run(name, func(t *testing.T) {
 			got, ok := rep.Files["tables/"+name]
 			if !ok {

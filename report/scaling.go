@@ -82,7 +82,7 @@ func (f *familyFit) usable() bool { return f.err == nil && f.law.Usable() }
 func (f *familyFit) why() string {
 	switch {
 	case f.err != nil && strings.Contains(f.err.Error(), errFewSizes.Error()):
-		return fmt.Sprintf("%s has %d finished sizes; a fit of L(N) = a·N^-b + c needs at least 4 (3 parameters plus 1 residual degree of freedom)", f.family, len(f.pts))
+		return fmt.Sprintf("%s has %d finished size(s); a fit of L(N) = a·N^-b + c needs at least 4 (3 parameters plus 1 residual degree of freedom)", f.family, len(f.pts))
 	case f.err != nil:
 		return fmt.Sprintf("%s: %v", f.family, f.err)
 	case !f.law.Usable():
