@@ -99,6 +99,18 @@ func (g *group) finalVals() map[uint64]float64 {
 	return out
 }
 
+// finalValsBySeed returns the final validation losses of the done runs in
+// seed order.
+func (g *group) finalValsBySeed() []float64 {
+	var out []float64
+	for _, r := range g.done() { // runs are sorted by seed
+		if e, ok := r.finalVal(); ok {
+			out = append(out, e.Loss)
+		}
+	}
+	return out
+}
+
 // status summarises the runs' states, e.g. "done", "2 done, 1 running
 // (step 50/100)", with failures and their reasons.
 func (g *group) status() string {
@@ -128,6 +140,7 @@ type analysis struct {
 	groups      map[string][]*group // by experiment, in table order
 	runs        []run               // all runs, by name
 	warnings    []string            // configuration problems worth showing
+	scalings    map[string]*scaling // by experiment and parameter kind (analysis.scaling)
 }
 
 // analyse parses configurations, groups runs that differ only by seed and
@@ -136,7 +149,7 @@ func analyse(ds Dataset) (*analysis, error) {
 	runs := make([]RunData, len(ds.Runs))
 	copy(runs, ds.Runs) // sortRuns copies any row slice before sorting it
 	sortRuns(runs)
-	a := &analysis{groups: map[string][]*group{}}
+	a := &analysis{groups: map[string][]*group{}, scalings: map[string]*scaling{}}
 	byKey := map[string]*group{}
 	var keys []string
 	for i := range runs {
@@ -278,6 +291,7 @@ type groupFinal struct {
 	n                   int // runs counted
 	final               bool
 	valMean, valStd     float64
+	valCI               Interval // 95% t-interval of the mean validation loss
 	valMin, valMax      float64
 	trainMean, trainStd float64
 	bpbMean             float64
@@ -333,6 +347,7 @@ func (g *group) final() groupFinal {
 	}
 	gf.n = len(val)
 	gf.valMean, gf.valStd = Mean(val), Std(val)
+	gf.valCI, _ = TInterval(val, ConfidenceLevel)
 	gf.valMin, gf.valMax = MinMax(val)
 	gf.trainMean, gf.trainStd = Mean(train), Std(train)
 	gf.bpbMean = Mean(bpb)

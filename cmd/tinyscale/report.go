@@ -39,7 +39,7 @@ func (c reportCmd) Run(ctx context.Context, args []string) error {
 	dbFlag := flags.String("db", "", "results database `PATH` (default: the db key of -f, else "+defaultDBFile+")")
 	file := flags.String("f", defaultExperimentsFile, "experiments `FILE`, read for its db key and the experiments' order")
 	out := flags.String("out", defaultReportDir, "output `DIR` (replaced only if it holds a previous report)")
-	formats := flags.String("formats", "png", "figure `FORMATS`, comma-separated: png (always written), svg, pdf")
+	formats := flags.String("formats", "png,svg,pdf", "figure `FORMATS`, comma-separated: png (always written), svg, pdf")
 	dpi := flags.Int("dpi", report.DefaultDPI, "PNG resolution in dots per inch")
 	flags.Usage = func() {
 		fmt.Fprintf(flags.Output(), "usage: tinyscale report [--db PATH] [-f FILE] [--out DIR] [--formats png,svg,pdf]\n\n%s.\n"+

@@ -111,7 +111,8 @@ func TestReportWritesIdenticalFolders(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"index.html", "tables/pairs.md", "tables/pairs.csv", "tables/param_efficiency.csv",
-		"figures/loss_pair_steps.png", "figures/loss_pair_steps.svg", "figures/loss_pair_steps.pdf"} {
+		"figures/loss_pair_steps.png", "figures/loss_pair_steps.svg", "figures/loss_pair_steps.pdf",
+		"figures/loss_pair_steps-1col.pdf", "report.json", "tables/claims.csv"} {
 		if _, ok := fa[want]; !ok {
 			t.Errorf("missing %s", want)
 		}
@@ -123,7 +124,7 @@ func TestReportWritesIdenticalFolders(t *testing.T) {
 		}
 	}
 	// A second run over the same folder replaces it.
-	if _, err := runReport(t, "--db", db, "--out", a, "--dpi", "40"); err != nil {
+	if _, err := runReport(t, "--db", db, "--out", a, "--formats", "png", "--dpi", "40"); err != nil {
 		t.Fatalf("rerun over a previous report: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(a, "figures", "loss_pair_steps.svg")); !errors.Is(err, os.ErrNotExist) {
