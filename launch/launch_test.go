@@ -30,6 +30,7 @@ func TestSlurmScripts(t *testing.T) {
 	for _, want := range []string{
 		"#SBATCH --array=0-4%2\n", "#SBATCH --requeue\n", "#SBATCH --signal=B:TERM@120\n", "#SBATCH --time=1-00:00:00\n",
 		"#SBATCH --cpus-per-task=4\n", "#SBATCH --partition=cpu\n", "#SBATCH --open-mode=append\n",
+		"export TINYSCALE_SHARD_COUNT=5\n",
 		"exec '/opt/bin/tinyscale' run -f '/abs/experiments.yaml' --shard auto",
 		"--db '" + dir + "'/shards/task-\"${SLURM_ARRAY_TASK_ID}\".db",
 	} {
@@ -133,7 +134,11 @@ func TestSubmitAndWait(t *testing.T) {
 	task := func(id, state string) string {
 		return "JobId=1" + id + " ArrayJobId=101 ArrayTaskId=" + id + " JobState=" + state + " Reason=None\n"
 	}
-	write := func(job, body string) { os.WriteFile(filepath.Join(fake, "states-"+job), []byte(body), 0o644) }
+	write := func(job, body string) { // atomically: the fake scontrol may read it meanwhile
+		tmp := filepath.Join(fake, ".tmp-"+job)
+		os.WriteFile(tmp, []byte(body), 0o644)
+		os.Rename(tmp, filepath.Join(fake, "states-"+job))
+	}
 	tests := []struct {
 		name, array, merge, err string
 	}{

@@ -121,6 +121,9 @@ var arrayTmpl = template.Must(template.New("array").Funcs(template.FuncMap{"q": 
 # checkpoint and release its lease before it exits.
 set -euo pipefail
 echo "tinyscale task ${SLURM_ARRAY_TASK_ID} of job ${SLURM_ARRAY_JOB_ID} on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"
+# The shard count is fixed here, so that any subset of tasks can be
+# resubmitted (sbatch --array=3,17 array.sbatch): task id = shard index.
+export TINYSCALE_SHARD_COUNT={{.NTasks}}
 {{- if .CPUsPerTask}}
 export GOMAXPROCS="${SLURM_CPUS_PER_TASK:-{{.CPUsPerTask}}}"{{end}}
 exec {{q .Binary}} run -f {{q .File}} --shard auto \

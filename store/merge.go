@@ -105,7 +105,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 	if err != nil {
 		return sum, err
 	}
-	chosen, err := chooseRuns(srcs)
+	chosen, err := chooseRuns(ctx, srcs)
 	if err != nil {
 		return sum, err
 	}
@@ -131,6 +131,16 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 	dst, err := Open(tmp, WithSingleWriter(), WithLogger(log))
 	if err != nil {
 		return sum, fmt.Errorf("merge: create output: %w", err)
+	}
+	// The temporary file becomes out only after the commit, an fsync and
+	// the rename, so a crash before that leaves nothing anyone reads: no
+	// syncs while building it, and a page cache large enough that the one
+	// big transaction does not spill (each spill syncs the journal).
+	for _, p := range []string{"PRAGMA synchronous = OFF", "PRAGMA cache_size = -262144"} {
+		if _, err := dst.sql.ExecContext(ctx, p); err != nil {
+			dst.Close()
+			return sum, fmt.Errorf("merge: %s: %w", p, err)
+		}
 	}
 	// Checkpoint paths are written relative to out's directory (the temp
 	// file lives there too).
@@ -264,6 +274,19 @@ type mergeCandidate struct {
 	configHash string
 	curve      string // digest of the losses and evals
 	content    string // digest of every row (lease and checkpoint paths excepted)
+	digested   bool   // curve and content are computed (only for ties: digests cost a read of every row)
+}
+
+// ensureDigest computes c's digests once.
+func (c *mergeCandidate) ensureDigest(ctx context.Context) error {
+	if c.digested {
+		return nil
+	}
+	if err := c.src.digest(ctx, c); err != nil {
+		return fmt.Errorf("merge: input %s: run %q: %w", c.src.path, c.name, err)
+	}
+	c.digested = true
+	return nil
 }
 
 // perRunTables are merged run by run; meta is merged as a whole. A table
@@ -341,11 +364,6 @@ func (s *mergeSource) load(ctx context.Context) error {
 	rr.Close()
 	if err := rr.Err(); err != nil {
 		return err
-	}
-	for _, c := range s.runs {
-		if err := s.digest(ctx, c); err != nil {
-			return fmt.Errorf("run %q: %w", c.name, err)
-		}
 	}
 	return nil
 }
@@ -542,24 +560,39 @@ func (c *mergeCandidate) rank() (int, int64) {
 	return 0, 0
 }
 
-// better reports whether a should be chosen over b.
-func better(a, b *mergeCandidate) bool {
+// rankLess reports whether a ranks below b (ignoring content).
+func rankLess(a, b *mergeCandidate) bool {
+	ra, sa := a.rank()
+	rb, sb := b.rank()
+	return ra < rb || ra == rb && sa < sb
+}
+
+// better reports whether a should be chosen over b; equal ranks are decided
+// by content digest (computed then), so the choice never depends on the
+// order of the inputs.
+func better(ctx context.Context, a, b *mergeCandidate) (bool, error) {
 	ra, sa := a.rank()
 	rb, sb := b.rank()
 	if ra != rb {
-		return ra > rb
+		return ra > rb, nil
 	}
 	if sa != sb {
-		return sa > sb
+		return sa > sb, nil
+	}
+	if err := a.ensureDigest(ctx); err != nil {
+		return false, err
+	}
+	if err := b.ensureDigest(ctx); err != nil {
+		return false, err
 	}
 	if a.content != b.content {
-		return a.content < b.content
+		return a.content < b.content, nil
 	}
-	return a.src.path < b.src.path
+	return a.src.path < b.src.path, nil
 }
 
 // chooseRuns picks one source per run, refusing conflicts.
-func chooseRuns(srcs []*mergeSource) (map[string]*mergeCandidate, error) {
+func chooseRuns(ctx context.Context, srcs []*mergeSource) (map[string]*mergeCandidate, error) {
 	all := map[string][]*mergeCandidate{}
 	for _, s := range srcs {
 		for n, c := range s.runs {
@@ -575,17 +608,35 @@ func chooseRuns(srcs []*mergeSource) (map[string]*mergeCandidate, error) {
 					ErrMergeConflict, n, cs[0].configHash, cs[0].src.path, c.configHash, c.src.path)
 			}
 		}
-		var done []*mergeCandidate
-		best := cs[0]
+		var done, top []*mergeCandidate
 		for _, c := range cs {
 			if c.status == StatusDone {
 				done = append(done, c)
 			}
-			if better(c, best) {
+			switch {
+			case len(top) == 0 || rankLess(top[0], c):
+				top = []*mergeCandidate{c}
+			case !rankLess(c, top[0]):
+				top = append(top, c)
+			}
+		}
+		best := top[0]
+		for _, c := range top[1:] {
+			b, err := better(ctx, c, best)
+			if err != nil {
+				return nil, err
+			}
+			if b {
 				best = c
 			}
 		}
 		for _, d := range done[min(1, len(done)):] {
+			if err := d.ensureDigest(ctx); err != nil {
+				return nil, err
+			}
+			if err := done[0].ensureDigest(ctx); err != nil {
+				return nil, err
+			}
 			if d.curve != done[0].curve {
 				return nil, fmt.Errorf("%w: run %q is done in both %s and %s with different curves (losses or evals differ): refusing to pick one",
 					ErrMergeConflict, n, done[0].src.path, d.src.path)
@@ -616,12 +667,8 @@ func copyRun(ctx context.Context, tx *sql.Tx, dst *DB, c *mergeCandidate, sum *M
 				}
 			}
 		}
-		st, err := tx.PrepareContext(ctx, `INSERT INTO `+quoteIdent(t.name)+` (`+strings.Join(cols, ", ")+`) VALUES (`+
-			strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")+`)`)
-		if err != nil {
-			return fmt.Errorf("prepare %s: %w", t.name, err)
-		}
-		err = t.each(ctx, c.src.db.sql, c.name, func(vals []any) error {
+		ins := newBatchInsert(ctx, tx, t.name, cols)
+		err := t.each(ctx, c.src.db.sql, c.name, func(vals []any) error {
 			if t.pathCol && pathIdx >= 0 {
 				rec, _ := vals[pathIdx].(string)
 				want, _ := vals[shaIdx].(string)
@@ -636,17 +683,80 @@ func copyRun(ctx context.Context, tx *sql.Tx, dst *DB, c *mergeCandidate, sum *M
 				vals[pathIdx] = dst.recordedCheckpointPath(file)
 				sum.Checkpoints++
 			}
-			if _, err := st.ExecContext(ctx, vals...); err != nil {
-				return fmt.Errorf("write %s: %w", t.name, err)
-			}
-			return nil
+			return ins.add(vals)
 		})
-		st.Close()
+		if err == nil {
+			err = ins.flush()
+		}
+		ins.close()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// batchInsert inserts rows into one table many per statement (the per
+// statement overhead dominates a row-at-a-time copy).
+type batchInsert struct {
+	ctx   context.Context
+	tx    *sql.Tx
+	table string
+	cols  []string
+	args  []any
+	n     int
+	full  *sql.Stmt // prepared statement for a full batch
+}
+
+// insertBatchRows is the number of rows per INSERT (well under SQLite's
+// limit of 32766 bound parameters).
+const insertBatchRows = 256
+
+func newBatchInsert(ctx context.Context, tx *sql.Tx, table string, cols []string) *batchInsert {
+	return &batchInsert{ctx: ctx, tx: tx, table: table, cols: cols}
+}
+
+func (b *batchInsert) query(rows int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(b.cols)), ", ") + ")"
+	return `INSERT INTO ` + quoteIdent(b.table) + ` (` + strings.Join(b.cols, ", ") + `) VALUES ` +
+		strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+}
+
+func (b *batchInsert) add(vals []any) error {
+	b.args = append(b.args, vals...)
+	b.n++
+	if b.n < insertBatchRows {
+		return nil
+	}
+	if b.full == nil {
+		st, err := b.tx.PrepareContext(b.ctx, b.query(insertBatchRows))
+		if err != nil {
+			return fmt.Errorf("prepare %s: %w", b.table, err)
+		}
+		b.full = st
+	}
+	if _, err := b.full.ExecContext(b.ctx, b.args...); err != nil {
+		return fmt.Errorf("write %s: %w", b.table, err)
+	}
+	b.args, b.n = b.args[:0], 0
+	return nil
+}
+
+func (b *batchInsert) flush() error {
+	if b.n == 0 {
+		return nil
+	}
+	if _, err := b.tx.ExecContext(b.ctx, b.query(b.n), b.args...); err != nil {
+		return fmt.Errorf("write %s: %w", b.table, err)
+	}
+	b.args, b.n = b.args[:0], 0
+	return nil
+}
+
+func (b *batchInsert) close() {
+	if b.full != nil {
+		b.full.Close()
+	}
 }
 
 // verifyFile checks that path has the given hex sha256 and size.

@@ -30,7 +30,7 @@ var quiet = slog.New(slog.DiscardHandler)
 
 // mkDB writes a results database dir/file with runs; each run with steps
 // gets an eval every 5 steps and a checkpoint file at its last step.
-func mkDB(t *testing.T, dir, file string, meta map[string]string, runs ...fixRun) string {
+func mkDB(t testing.TB, dir, file string, meta map[string]string, runs ...fixRun) string {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(dir, file)

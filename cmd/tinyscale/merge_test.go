@@ -92,6 +92,11 @@ func TestShardAutoAndMergeEqualsSingleProcess(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("merged evals differ from a single process:\n%v\nvs\n%v", got, want)
 	}
+	refStatus, _, _ := runTinyscale("status", "--db", refDB, "--json")
+	mergedStatus, _, _ := runTinyscale("status", "--db", merged, "--json")
+	if refStatus == "" || mergedStatus != refStatus {
+		t.Errorf("status of the merged database:\n%s\nsingle process:\n%s", mergedStatus, refStatus)
+	}
 	db, _ := store.OpenReadOnly(merged)
 	plan, ok, _ := db.Meta(context.Background(), store.MetaPlanSHA256)
 	runs, _ := db.ListRuns(context.Background())
