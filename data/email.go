@@ -190,12 +190,18 @@ func loadEmail(ctx context.Context, spec Spec) (*Corpus, error) {
 			return nil, err
 		}
 		c.Files++
-		text, err := MessageText(raw)
-		if err != nil {
-			skips.add(f, err)
-			continue
+		for i, m := range splitMbox(raw) {
+			text, err := MessageText(m)
+			if err != nil {
+				where := f
+				if i > 0 {
+					where = fmt.Sprintf("%s (message %d)", f, i+1)
+				}
+				skips.add(where, err)
+				continue
+			}
+			tb.add(text)
 		}
-		tb.add(text)
 	}
 	if skips.n > 0 {
 		var reasons []string
@@ -210,6 +216,45 @@ func loadEmail(ctx context.Context, spec Spec) (*Corpus, error) {
 	}
 	c.Text, c.docEnds = tb.b.String(), tb.ends
 	return c, nil
+}
+
+// mboxFrom matches an mbox envelope line, "From SENDER DATE" with a time in
+// the date ("From a@b.org  Thu Aug 22 12:36:23 2002").
+var mboxFrom = regexp.MustCompile(`^From \S+\s.*\b\d\d:\d\d:\d\d\b`)
+
+// splitMbox splits an mbox file into its messages: a file that starts with
+// an envelope line is cut before every later envelope line that follows a
+// blank line (mbox escapes body lines starting with "From " as ">From ").
+// Any other file is one message.
+func splitMbox(raw []byte) [][]byte {
+	if !mboxFrom.Match(firstLine(raw)) {
+		return [][]byte{raw}
+	}
+	var msgs [][]byte
+	start := 0
+	for i := 0; ; {
+		j := bytes.Index(raw[i:], []byte("\nFrom "))
+		if j < 0 {
+			break
+		}
+		at := i + j + 1 // start of the "From " line
+		i = at
+		prev := bytes.TrimRight(raw[start:at-1], "\r")
+		if !(len(prev) == 0 || prev[len(prev)-1] == '\n') || !mboxFrom.Match(firstLine(raw[at:])) {
+			continue // not after a blank line, or not an envelope
+		}
+		msgs = append(msgs, raw[start:at])
+		start = at
+	}
+	return append(msgs, raw[start:])
+}
+
+// firstLine returns b up to its first newline.
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i]
+	}
+	return b
 }
 
 // maxMIMEDepth bounds the nesting of multipart and message/rfc822 parts.

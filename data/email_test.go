@@ -146,3 +146,20 @@ func TestLoadEmailGroups(t *testing.T) {
 		t.Errorf("no usable message: %v", err)
 	}
 }
+
+func TestLoadEmailMbox(t *testing.T) {
+	dir := t.TempDir()
+	mbox := "From alice@example.com  Thu Aug 22 12:36:23 2002\nSubject: one\n\nFirst body.\n\nFrom now on, a body line (no date: not an envelope).\n>From the escaped line.\n\n" +
+		"From bob@example.com Fri Aug 23 01:02:03 2002\nSubject: two\nContent-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\nSecond b=F6dy.\n\n" +
+		"From carol@example.com Sat Aug 24 10:00:00 2002\nContent-Type: image/png\n\nnot text\n\n" +
+		"From dave@example.com Sun Aug 25 10:00:00 2002\nSubject: four\n\nFourth body.\n"
+	path := writeFile(t, dir, "inbox.mbox", mbox)
+	c, err := Load(context.Background(), Spec{Kind: KindEmail, Path: path}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "First body.\n\nFrom now on, a body line (no date: not an envelope).\n>From the escaped line.\nSecond bödy.\nFourth body.\n"
+	if c.Text != want || c.Docs != 3 || c.Files != 1 {
+		t.Errorf("got %q (%d docs), want %q (3 docs; the image-only message skipped)", c.Text, c.Docs, want)
+	}
+}

@@ -3,6 +3,7 @@ package data
 import (
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -150,10 +151,11 @@ func llmcShards(dir string) (train, val []string, err error) {
 }
 
 // readTokenFiles concatenates the token files in order, up to limit ids
-// (0: all), and returns the ids and the concatenated hashed bytes.
-func readTokenFiles(files []string, limit int64) ([]int32, []byte, error) {
+// (0: all), writing the bytes read (the ids as stored) to h. It returns the
+// ids and the number of files read.
+func readTokenFiles(files []string, limit int64, h hash.Hash) ([]int32, int, error) {
 	var ids []int32
-	var raw []byte
+	n := 0
 	for _, f := range files {
 		left := int64(0)
 		if limit > 0 {
@@ -162,12 +164,13 @@ func readTokenFiles(files []string, limit int64) ([]int32, []byte, error) {
 				break
 			}
 		}
-		got, b, err := readTokenFile(f, left)
+		got, raw, err := readTokenFile(f, left)
 		if err != nil {
-			return nil, nil, err
+			return nil, 0, err
 		}
+		h.Write(raw)
 		ids = append(ids, got...)
-		raw = append(raw, b...)
+		n++
 	}
-	return ids, raw, nil
+	return ids, n, nil
 }

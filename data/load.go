@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -311,24 +310,21 @@ func loadTokenIDs(spec Spec) (*Corpus, error) {
 			return nil, err
 		}
 	}
-	train, trainRaw, err := readTokenFiles(trainFiles, spec.Tokens)
+	// Hash: sha256 of the train bytes' sha256 and the val bytes' sha256.
+	trainHash, valHash := sha256.New(), sha256.New()
+	train, nTrain, err := readTokenFiles(trainFiles, spec.Tokens, trainHash)
 	if err != nil {
 		return nil, err
 	}
-	val, valRaw, err := readTokenFiles(valFiles, valLimit)
+	val, nVal, err := readTokenFiles(valFiles, valLimit, valHash)
 	if err != nil {
 		return nil, err
 	}
 	if len(train) < 2 || len(val) < 2 {
 		return nil, fmt.Errorf("%s: the train files have %d and the val files %d ids; need at least 2 each", spec.Path, len(train), len(val))
 	}
-	h := sha256.New()
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(trainRaw)))
-	h.Write(n[:])
-	h.Write(trainRaw)
-	h.Write(valRaw)
-	c := &Corpus{TrainIDs: train, ValIDs: val, Files: len(trainFiles) + len(valFiles), Hash: hex.EncodeToString(h.Sum(nil))}
+	sum := sha256.Sum256(append(trainHash.Sum(nil), valHash.Sum(nil)...))
+	c := &Corpus{TrainIDs: train, ValIDs: val, Files: nTrain + nVal, Hash: hex.EncodeToString(sum[:])}
 	for _, s := range [][]int32{train, val} {
 		c.MaxID = max(c.MaxID, slices.Max(s))
 	}

@@ -2,6 +2,7 @@ package data
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,13 +12,13 @@ import (
 )
 
 // writeParquet writes rows to path with at most perGroup rows per row group.
-func writeParquet[T any](t *testing.T, path string, rows []T, perGroup int64) {
+func writeParquet[T any](t *testing.T, path string, rows []T, perGroup int64, opts ...parquet.WriterOption) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := parquet.NewGenericWriter[T](f, parquet.MaxRowsPerRowGroup(perGroup))
+	w := parquet.NewGenericWriter[T](f, append([]parquet.WriterOption{parquet.MaxRowsPerRowGroup(perGroup)}, opts...)...)
 	if _, err := w.Write(rows); err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +79,50 @@ func TestLoadParquet(t *testing.T) {
 	c, err = Load(context.Background(), Spec{Kind: KindParquet, Path: dir, Tokens: 15}, "")
 	if err != nil || c.Text != "story a\nüstory " {
 		t.Fatalf("capped: %v %q", err, c.Text)
+	}
+}
+
+type dictRow struct {
+	Text string `parquet:"text,dict,snappy"`
+}
+
+// TestLoadParquetDictPagesV1 reads the layout Hugging Face's pyarrow files
+// have: dictionary-encoded, snappy-compressed, data page v1, several pages
+// per row group.
+func TestLoadParquetDictPagesV1(t *testing.T) {
+	var rows []dictRow
+	var want strings.Builder
+	for i := range 300 {
+		s := fmt.Sprintf("document %d of a repeated vocabulary %d", i, i%7)
+		rows = append(rows, dictRow{Text: s})
+		want.WriteString(s + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "hf.parquet")
+	writeParquet(t, path, rows, 128, parquet.DataPageVersion(1), parquet.PageBufferSize(64))
+	f, _ := os.Open(path)
+	defer f.Close()
+	fi, _ := f.Stat()
+	pf, err := parquet.OpenFile(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := pf.RowGroups()[0].ColumnChunks()[0].Pages()
+	n := 0
+	for {
+		p, err := pages.ReadPage()
+		if err != nil {
+			break
+		}
+		parquet.Release(p)
+		n++
+	}
+	pages.Close()
+	if len(pf.RowGroups()) != 3 || n < 2 {
+		t.Fatalf("%d row groups, %d pages in the first: want 3 and several", len(pf.RowGroups()), n)
+	}
+	c, err := Load(context.Background(), Spec{Kind: KindParquet, Path: path}, "")
+	if err != nil || c.Text != want.String() || c.Docs != 300 {
+		t.Fatalf("%v: %d docs, text equal %v", err, c.Docs, c.Text == want.String())
 	}
 }
 

@@ -67,6 +67,7 @@ func TestBadInput(t *testing.T) {
 		{"not_whole", `:2: budget.steps: want a whole number, got 100.5`},
 		{"not_yaml", `:1: not valid YAML: did not find expected ',' or '}'`},
 		{"pair_of_three", `:5: experiment e: pair: want two families, got 3 (use models: for other counts)`},
+		{"parquet_no_files", `:8: dataset pq (used by experiment e): directory testdata/data contains no *.parquet files`},
 		{"params_without_match", `:6: experiment e: params is a match target: add match: params to size each family to it`},
 		{"rope_odd_head", `:5: experiment e: model silia 15x4x2: rope needs an even head dim, got 15`},
 		{"sweep_bad_value", `:7: optimizer.schedule: "linear" is not allowed (allowed: cosine, wsd, constant)`},

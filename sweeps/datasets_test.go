@@ -3,6 +3,7 @@ package sweeps
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tinyscale/tinyscale/data"
@@ -39,6 +40,30 @@ experiments:
 	for _, s := range f.Datasets() {
 		if s.Name == "pq" && (s.Kind != data.KindParquet || s.Field != "body") {
 			t.Errorf("parquet spec %+v", s)
+		}
+	}
+}
+
+// TestCorpusExamplesParse checks that the npm corpus examples are valid
+// experiments files (their data is installed by the user, so only the specs
+// are checked here).
+func TestCorpusExamplesParse(t *testing.T) {
+	for file, want := range map[string]data.Spec{
+		"sotu.yaml":          {Kind: data.KindText, Split: data.SplitInterleaved},
+		"spam-assassin.yaml": {Kind: data.KindEmail, Split: data.SplitInterleaved, Groups: []string{"ham"}},
+	} {
+		f, err := Load(filepath.Join("..", "examples", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *data.Spec
+		for _, s := range f.Datasets() {
+			if s.Kind == want.Kind {
+				got = &s
+			}
+		}
+		if got == nil || got.Split != want.Split || !slices.Equal(got.Groups, want.Groups) || !strings.Contains(got.Path, "corpora/node_modules/@stdlib/") {
+			t.Errorf("%s: datasets %+v, want one like %+v", file, f.Datasets(), want)
 		}
 	}
 }
