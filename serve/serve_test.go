@@ -356,6 +356,19 @@ func TestListenAndServeStopsPromptly(t *testing.T) {
 	if len(resp.Runs) != 5 {
 		t.Errorf("%d runs", len(resp.Runs))
 	}
+	// Requests naming another host (DNS rebinding) are refused.
+	for host, want := range map[string]int{"evil.example": 403, "evil.example:80": 403, "localhost:1": 200, addr: 200, "[::1]:9": 200} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/runs", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
 	start := time.Now()
 	cancel()
 	select {
