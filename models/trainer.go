@@ -76,6 +76,9 @@ func NewTrainer(cfg Config, batch int, seed uint64) (*Trainer, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("batch must be > 0, got %d", batch)
 	}
+	if _, err := ops.CPU(); err != nil {
+		return nil, fmt.Errorf("new trainer: %w", err)
+	}
 	specs, err := paramSpecs(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("new trainer: %w", err)
@@ -92,6 +95,15 @@ func NewTrainer(cfg Config, batch int, seed uint64) (*Trainer, error) {
 		return nil, fmt.Errorf("new trainer (%s): %w", cfg.Family, err)
 	}
 	return t, nil
+}
+
+// CPUKernels names the CPU kernel class the ops run in this process
+// ("generic", "avx2" or "avx512", forced with $TINYSCALE_CPU), for logs and
+// benchmark reports; the error is that of a TINYSCALE_CPU value that cannot
+// be honoured (NewTrainer returns it too).
+func CPUKernels() (string, error) {
+	k, err := ops.CPU()
+	return k.String(), err
 }
 
 // Config returns the model configuration.

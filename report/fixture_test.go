@@ -22,11 +22,20 @@ func fixLaw(n float64) float64 { return fixA*math.Pow(n, -fixB) + fixC }
 // validation loss is final.
 func fixRun(exp, family string, seed uint64, c, h, l int, params int64, lr, final float64, status string, lastStep int) RunData {
 	name := fmt.Sprintf("%s/%s/C%d-L%d/lr=%g/seed=%d", exp, family, c, l, lr, seed)
-	cfg := fmt.Sprintf(`{"name":%q,"experiment":%q,"family":%q,"model":{"family":%q,"n_embd":%d,"n_head":%d,"n_layer":%d,"block_size":64,"vocab_size":256},`+
-		`"optimizer":{"name":"adamw","lr":%g,"min_lr":%g},"block_size":64,"batch_size":16,"budget":{"steps":%d},"seed":%d}`,
-		name, exp, family, family, c, h, l, lr, lr/10, fixSteps, seed)
+	// c is n_embd as sweeps stores it: the head dim for gpt2-rope-swiglu and
+	// silia-xga, the width otherwise.
+	width, hd := c, c
+	switch family {
+	case "gpt2":
+		hd = c / h
+	case "gpt2-rope-swiglu", "silia-xga":
+		width = c * h
+	}
 	r := RunData{
-		Name: name, Experiment: exp, Family: family, ConfigJSON: cfg, ConfigHash: "h",
+		Name: name, Experiment: exp, Family: family, ConfigHash: "h",
+		Width: width, HeadDim: hd, NHead: h, NLayer: l, VocabSize: 256, Seed: seed, LR: lr,
+		PairKey: fmt.Sprintf("%s/C%d-L%d/lr=%g", exp, c, l, lr), ReferenceValLoss: math.NaN(),
+		Sweep:       map[string]string{"seed": fmt.Sprint(seed), "lr": fmt.Sprint(lr)},
 		ParamsTotal: params, ParamsNonEmbedding: params / 2, FlopsPerToken: 2 * params,
 		StepsTotal: fixSteps, BudgetTokens: fixSteps * fixTokensPerStep, Status: status, Step: int64(lastStep),
 		Host: "fixture", BLAS: "go",

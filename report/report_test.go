@@ -277,7 +277,6 @@ func TestBuildErrors(t *testing.T) {
 	}{
 		{"empty", Dataset{}, Options{}, "no runs"},
 		{"format", fixture(), Options{Formats: []string{"gif"}}, `unknown figure format "gif"`},
-		{"config", Dataset{Runs: []RunData{{Name: "x", ConfigJSON: "{not json"}}}, Options{}, `run "x": parse config_json`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,23 +303,6 @@ func TestWriteDirRefusesForeignFolder(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "thesis.tex")); string(b) != "precious" {
 		t.Error("foreign file touched")
-	}
-}
-
-func TestPairKey(t *testing.T) {
-	tests := []struct{ name, family, want string }{
-		{"paper-pair/silia/seed=1", "silia", "paper-pair"},
-		{"paper-pair/gpt2-rope-swiglu/seed=3", "gpt2-rope-swiglu", "paper-pair"},
-		{"sweep/family=silia/size=1M/lr=0.003/seed=2", "silia", "sweep/size=1M/lr=0.003"},
-		{"sweep/gpt2-1M/seed=2", "gpt2", "sweep/*-1M"},
-		// sweeps joins swept keys with commas: seed inside the list.
-		{"ladder/silia/params=1M,seed=2", "silia", "ladder/params=1M"},
-		{"ladder/gpt2-rope-swiglu/seed=1,optimizer.lr=0.003", "gpt2-rope-swiglu", "ladder/optimizer.lr=0.003"},
-	}
-	for _, tt := range tests {
-		if got := pairKeyOf(tt.name, tt.family); got != tt.want {
-			t.Errorf("pairKeyOf(%q, %q) = %q, want %q", tt.name, tt.family, got, tt.want)
-		}
 	}
 }
 
@@ -352,24 +334,5 @@ func TestBuildSparse(t *testing.T) {
 	}
 	if !strings.Contains(string(rep.Files["tables/runs.md"]), "running, step 2 |") {
 		t.Errorf("runs table:\n%s", rep.Files["tables/runs.md"])
-	}
-}
-
-// TestParseConfigGroupsSeeds holds the seed grouping to the config JSON that
-// sweeps really writes, which echoes the swept values under "sweep".
-func TestParseConfigGroupsSeeds(t *testing.T) {
-	a, err := ParseConfig(`{"name":"p/silia/seed=1","model":{"family":"silia","n_embd":64},"seed":1,"sweep":{"seed":"1"}}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ParseConfig(`{"name":"p/silia/seed=2","model":{"family":"silia","n_embd":64},"seed":2,"sweep":{"seed":"2"}}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Grid != b.Grid {
-		t.Errorf("runs differing only by seed got different groups:\n%s\n%s", a.Grid, b.Grid)
-	}
-	if a.Seed != 1 || b.Seed != 2 {
-		t.Errorf("seeds = %d, %d; want 1, 2", a.Seed, b.Seed)
 	}
 }

@@ -206,7 +206,7 @@ func (a *analysis) runsTable() Table {
 			status += " (nonreproducible)"
 		}
 		t.Rows = append(t.Rows, []string{
-			r.Name, r.Experiment, r.Family, strconv.FormatUint(r.cfg.Seed, 10), status,
+			r.Name, r.Experiment, r.Family, strconv.FormatUint(r.Seed, 10), status,
 			strconv.FormatInt(r.Step, 10), strconv.FormatInt(r.StepsTotal, 10), fmtF(fv, 4), r.Host, r.BLAS,
 		})
 	}

@@ -66,7 +66,7 @@ type Options struct {
 	Now func() time.Time
 	// ReportTTL is how long a built report is cached; 0 means DefaultReportTTL.
 	ReportTTL time.Duration
-	// Experiments orders the report's experiments (report.ExperimentOrder).
+	// Experiments orders the report's experiments (sweeps.ReadHeader's order).
 	Experiments []string
 	// PollMS is how often the page polls for new steps, in milliseconds;
 	// 0 means 1000.

@@ -12,5 +12,7 @@ func extraCommands(e env) []command {
 		newReportCmd(e),
 		newExportMetricsCmd(e),
 		newServeCmd(e),
+		newMergeCmd(e),
+		newLaunchCmd(e),
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/runner"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/sweeps"
 	"github.com/tinyscale/tinyscale/tokenizer"
@@ -61,6 +62,7 @@ type planRow struct {
 	ChangedKeys        []string        `json:"changed_keys,omitempty"` // state changed: what differs from the database
 	Hash               string          `json:"hash"`
 	Config             json.RawMessage `json:"config"`
+	EstimateSeconds    *float64        `json:"estimate_s,omitempty"` // --estimate: wall time on this machine
 }
 
 // Run implements command.
@@ -71,6 +73,7 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	dbFlag := fs.String("db", "", "results database `PATH` to compare with (default: the file's db key, else "+defaultDBFile+")")
 	cache := fs.String("cache", "", "data cache `DIR` (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	estimate := fs.Bool("estimate", false, "time a few training steps of each distinct model shape here and estimate each run's wall time and the total (see bench -f)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: tinyscale plan [-f FILE] [--db PATH] [--json]\n\n"+
 			"Reads FILE, checks it and expands its sweeps into runs (building each tokenizer once, cached,\n"+
@@ -97,6 +100,9 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkRunsData(ctx, runs, cacheDir); err != nil {
+		return err
+	}
 	dbPath, err := resolveDBPath(*dbFlag, *file)
 	if err != nil {
 		return err
@@ -121,6 +127,17 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 			rows[i].ChangedKeys = changedKeys(stored[r.Name].ConfigJSON, r.ConfigJSON())
 		}
 	}
+	var est *sweepEstimate
+	if *estimate {
+		e, err := planEstimate(ctx, runs, c.e)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].EstimateSeconds = &e.Runs[i].Seconds
+		}
+		est = &e
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.e.stdout)
 		enc.SetIndent("", "  ")
@@ -129,7 +146,56 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return writePlanTable(c.e.stdout, rows, runs, *file, dbPath, dbExists)
+	if err := writePlanTable(c.e.stdout, rows, runs, *file, dbPath, dbExists); err != nil {
+		return err
+	}
+	if est != nil {
+		return writePlanEstimate(c.e.stdout, *est)
+	}
+	return nil
+}
+
+// checkRunsData prepares (cached) the dataset of every run, once per
+// distinct dataset and tokenizer, and checks that the run can train on it
+// (runner.CheckData: block_size against the split sizes, token ids against
+// vocab_size). It returns one error naming every run that cannot.
+func checkRunsData(ctx context.Context, runs []sweeps.Run, cacheDir string) error {
+	prepare := runner.PrepareData(cacheDir)
+	type prepared struct {
+		ds  *runner.Dataset
+		err error
+	}
+	seen := map[string]prepared{}
+	var problems []string
+	for _, r := range runs {
+		key, err := json.Marshal(struct {
+			D data.Spec
+			T tokenizer.Spec
+			V int
+		}{r.Data, r.Tokenizer, r.Model.VocabSize})
+		if err != nil {
+			return err
+		}
+		p, ok := seen[string(key)]
+		if !ok {
+			p.ds, p.err = prepare(ctx, r)
+			seen[string(key)] = p
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err = p.err
+		if err == nil {
+			err = runner.CheckData(r, p.ds)
+		}
+		if err != nil {
+			problems = append(problems, r.Name+": "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%d of %d runs cannot train:\n  %s", len(problems), len(runs), strings.Join(problems, "\n  "))
+	}
+	return nil
 }
 
 // storedRuns reads every run of the database at path, by name. A missing

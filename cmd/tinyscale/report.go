@@ -11,6 +11,7 @@ import (
 
 	"github.com/tinyscale/tinyscale/report"
 	"github.com/tinyscale/tinyscale/store"
+	"github.com/tinyscale/tinyscale/sweeps"
 )
 
 // defaultReportDir is where `tinyscale report` writes by default. It is not
@@ -70,13 +71,14 @@ func (c reportCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	order, err := report.ExperimentOrder(*file)
-	if err != nil {
-		if fileSet || !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		order = nil // no experiments file: order by name
-	}
+	var order []string
+	h, err := sweeps.ReadHeader(*file)
+	switch {
+	case err == nil:
+		order = h.Experiments
+	case fileSet || !errors.Is(err, fs.ErrNotExist):
+		return err
+	} // no experiments file: order by name
 	db, err := store.OpenReadOnly(path, store.WithLogger(c.e.log))
 	if errors.Is(err, store.ErrNoDatabase) {
 		return fmt.Errorf("no results database at %s (run `tinyscale run` first, or pass --db)", path)

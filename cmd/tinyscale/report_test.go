@@ -30,7 +30,8 @@ func reportFixtureDB(t *testing.T) string {
 			`","n_embd":64,"n_head":4,"n_layer":2},"optimizer":{"lr":0.003},"seed":1,"block_size":64}`
 		if err := db.UpsertRun(ctx, store.Run{Name: name, Experiment: "pair", Family: family, ConfigJSON: []byte(cfg),
 			ConfigHash: "h-" + name, ParamsTotal: params, ParamsNonEmbedding: params / 2, FlopsPerToken: 2 * params,
-			StepsTotal: 4}); err != nil {
+			StepsTotal: 4, Record: store.RunRecord{Width: 64, HeadDim: 16, NHead: 4, NLayer: 2, Seed: 1, LR: 3e-3,
+				PairKey: "pair", SweepJSON: `{"seed":"1"}`}}); err != nil {
 			t.Fatal(err)
 		}
 		var rows []store.Step

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/tinyscale/tinyscale/report"
 	"github.com/tinyscale/tinyscale/serve"
 	"github.com/tinyscale/tinyscale/store"
+	"github.com/tinyscale/tinyscale/sweeps"
 )
 
 // serveCmd runs the local dashboard (package serve) on a results database.
@@ -48,15 +48,17 @@ func (c serveCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	order, err := report.ExperimentOrder(*file)
+	var order []string
+	h, err := sweeps.ReadHeader(*file)
 	if err != nil {
 		fileSet := false
 		flags.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "f" })
 		if fileSet || !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		order = nil // no experiments file: experiments by name
-	}
+	} else {
+		order = h.Experiments
+	} // no experiments file: experiments by name
 	db, err := store.OpenReadOnly(path, store.WithLogger(c.e.log))
 	if errors.Is(err, store.ErrNoDatabase) {
 		return fmt.Errorf("no results database at %s (start `tinyscale run` first, or pass --db)", path)
