@@ -24,13 +24,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
 	"log/slog"
 	"math"
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -432,7 +435,29 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 	}
 	b, ok := rep.Files[p]
 	if !ok {
-		http.NotFound(w, r)
+		// A folder of the report (the index links figures/ and tables/):
+		// list its files.
+		var names []string
+		for name := range rep.Files {
+			if rest, found := strings.CutPrefix(name, p+"/"); found && p != "" {
+				names = append(names, rest)
+			}
+		}
+		if len(names) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		if !strings.HasSuffix(r.URL.Path, "/") {
+			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+			return
+		}
+		sort.Strings(names)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><meta charset=\"utf-8\"><title>%s</title><h1>%s/</h1><ul>\n", html.EscapeString(p), html.EscapeString(p))
+		for _, n := range names {
+			fmt.Fprintf(w, "<li><a href=\"%s\">%s</a></li>\n", html.EscapeString(url.PathEscape(n)), html.EscapeString(n))
+		}
+		fmt.Fprintln(w, "</ul>")
 		return
 	}
 	ct := mime.TypeByExtension(path.Ext(p))

@@ -277,6 +277,14 @@ func TestReport(t *testing.T) {
 		t.Error("report has no figures")
 	}
 	get(t, ts.URL+"/report/index.html", http.StatusOK)
+	// The report's folders, which its index links to, list their files.
+	list, _ := get(t, ts.URL+"/report/tables/", http.StatusOK)
+	if !strings.Contains(list, `href="runs.md"`) {
+		t.Errorf("tables/ listing:\n%s", list)
+	}
+	if resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(ts.URL + "/report/figures"); err != nil || resp.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("figures without a slash: %v %v", resp.Status, err)
+	}
 	get(t, ts.URL+"/report/nope.png", http.StatusNotFound)
 	get(t, ts.URL+"/report/../../etc/passwd", http.StatusNotFound)
 	if s.repBuilds != 1 {
