@@ -24,14 +24,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
 	"log/slog"
 	"math"
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"path"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +83,12 @@ type Server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 
+	// loopbackHosts, set by ListenAndServe on a loopback address, makes
+	// ServeHTTP refuse requests whose Host is not a loopback name or address
+	// (a web page that rebinds its own DNS name to 127.0.0.1 cannot read the
+	// dashboard through the visitor's browser).
+	loopbackHosts bool
+
 	mu        sync.Mutex // guards the cached report
 	rep       *report.Report
 	repErr    error
@@ -114,6 +124,10 @@ func New(db *store.DB, opts Options) *Server {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.loopbackHosts && !loopbackHost(r.Host) {
+		http.Error(w, "tinyscale serve answers only to 127.0.0.1, [::1] and localhost", http.StatusForbidden)
+		return
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
 	s.mux.ServeHTTP(w, r)
@@ -133,14 +147,27 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// loopbackHost reports whether a request's Host header (host or host:port)
+// names this machine's loopback interface.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return IsLoopback(net.JoinHostPort(strings.Trim(host, "[]"), "0"))
+}
+
 // ListenAndServe serves s on addr until ctx is done, then shuts down within
-// a second. ready, when not nil, is called with the listening address (the
-// port chosen when addr ends in :0) once connections are accepted.
+// a second. On a loopback address it answers only requests addressed to a
+// loopback host name (see loopbackHost). ready, when not nil, is called with
+// the listening address (the port chosen when addr ends in :0) once
+// connections are accepted.
 func (s *Server) ListenAndServe(ctx context.Context, addr string, ready func(addr string)) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	s.loopbackHosts = IsLoopback(addr)
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -408,7 +435,29 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 	}
 	b, ok := rep.Files[p]
 	if !ok {
-		http.NotFound(w, r)
+		// A folder of the report (the index links figures/ and tables/):
+		// list its files.
+		var names []string
+		for name := range rep.Files {
+			if rest, found := strings.CutPrefix(name, p+"/"); found && p != "" {
+				names = append(names, rest)
+			}
+		}
+		if len(names) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		if !strings.HasSuffix(r.URL.Path, "/") {
+			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+			return
+		}
+		sort.Strings(names)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!doctype html><meta charset=\"utf-8\"><title>%s</title><h1>%s/</h1><ul>\n", html.EscapeString(p), html.EscapeString(p))
+		for _, n := range names {
+			fmt.Fprintf(w, "<li><a href=\"%s\">%s</a></li>\n", html.EscapeString(url.PathEscape(n)), html.EscapeString(n))
+		}
+		fmt.Fprintln(w, "</ul>")
 		return
 	}
 	ct := mime.TypeByExtension(path.Ext(p))

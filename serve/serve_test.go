@@ -277,6 +277,14 @@ func TestReport(t *testing.T) {
 		t.Error("report has no figures")
 	}
 	get(t, ts.URL+"/report/index.html", http.StatusOK)
+	// The report's folders, which its index links to, list their files.
+	list, _ := get(t, ts.URL+"/report/tables/", http.StatusOK)
+	if !strings.Contains(list, `href="runs.md"`) {
+		t.Errorf("tables/ listing:\n%s", list)
+	}
+	if resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(ts.URL + "/report/figures"); err != nil || resp.StatusCode != http.StatusMovedPermanently {
+		t.Errorf("figures without a slash: %v %v", resp.Status, err)
+	}
 	get(t, ts.URL+"/report/nope.png", http.StatusNotFound)
 	get(t, ts.URL+"/report/../../etc/passwd", http.StatusNotFound)
 	if s.repBuilds != 1 {
@@ -355,6 +363,19 @@ func TestListenAndServeStopsPromptly(t *testing.T) {
 	getJSON(t, "http://"+addr+"/api/runs", &resp)
 	if len(resp.Runs) != 5 {
 		t.Errorf("%d runs", len(resp.Runs))
+	}
+	// Requests naming another host (DNS rebinding) are refused.
+	for host, want := range map[string]int{"evil.example": 403, "evil.example:80": 403, "localhost:1": 200, addr: 200, "[::1]:9": 200} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/api/runs", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %q: %d, want %d", host, resp.StatusCode, want)
+		}
 	}
 	start := time.Now()
 	cancel()

@@ -23,10 +23,11 @@ func (d *DB) StepsAfter(ctx context.Context, run string, after int64, limit int)
 }
 
 // LastSteps returns the last logged step of every run that has one, by run
-// name, in one query.
+// name, in one query (a primary-key lookup per run, not a scan of steps).
 func (d *DB) LastSteps(ctx context.Context) (map[string]Step, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT s.run, s.step, s.tokens, s.flops, s.loss, s.lr, s.grad_norm, s.step_ms, s.elapsed_s, s.wall_time
-		FROM steps s JOIN (SELECT run, max(step) AS step FROM steps GROUP BY run) m ON m.run = s.run AND m.step = s.step`)
+		FROM runs r CROSS JOIN steps s
+		WHERE s.run = r.name AND s.step = (SELECT s2.step FROM steps s2 WHERE s2.run = r.name ORDER BY s2.step DESC LIMIT 1)`)
 	if err != nil {
 		return nil, fmt.Errorf("last steps: %w", err)
 	}

@@ -127,10 +127,12 @@ func CSV(rd RunData) ([]byte, error) {
 
 // IndexColumns are the columns of runs.csv, one row per exported run.
 var IndexColumns = []string{"run", "experiment", "family", "status", "params_total", "params_non_embedding",
-	"flops_per_token", "steps_total", "budget_tokens", "step", "nonreproducible", "file"}
+	"flops_per_token", "steps_total", "budget_tokens", "step", "nonreproducible",
+	"seed", "lr", "width", "n_head", "n_layer", "vocab_size", "pair_key", "sweep_json", "file"}
 
-// runsIndex renders runs.csv: what each exported run is and which file
-// holds its history.
+// runsIndex renders runs.csv: what each exported run is (its registration
+// and its typed run record: seed, peak learning rate, shape, pair key, swept
+// values) and which file holds its history.
 func runsIndex(runs []store.Run, format string) ([]byte, error) {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
@@ -147,8 +149,11 @@ func runsIndex(runs []store.Run, format string) ([]byte, error) {
 			nonrepro = "true"
 		}
 		i := strconv.FormatInt
+		rec := r.Record
 		if err := w.Write([]string{r.Name, r.Experiment, r.Family, r.Status, i(r.ParamsTotal, 10), i(r.ParamsNonEmbedding, 10),
-			i(r.FlopsPerToken, 10), i(r.StepsTotal, 10), i(r.BudgetTokens, 10), i(r.Step, 10), nonrepro, file}); err != nil {
+			i(r.FlopsPerToken, 10), i(r.StepsTotal, 10), i(r.BudgetTokens, 10), i(r.Step, 10), nonrepro,
+			strconv.FormatUint(rec.Seed, 10), formatFloat(rec.LR), strconv.Itoa(rec.Width), strconv.Itoa(rec.NHead),
+			strconv.Itoa(rec.NLayer), strconv.Itoa(rec.VocabSize), rec.PairKey, rec.SweepJSON, file}); err != nil {
 			return nil, err
 		}
 	}

@@ -24,7 +24,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -109,14 +108,21 @@ func Export(ctx context.Context, db *store.DB, opts Options) (Result, error) {
 		}
 		return Result{}, fmt.Errorf("%w: %s has no runs", ErrNoRuns, db.Path())
 	}
-	files := map[string][]byte{}
-	var order []string
 	index, err := runsIndex(sel, opts.Format)
 	if err != nil {
 		return Result{}, err
 	}
-	files["runs.csv"] = index
-	order = append(order, "runs.csv")
+	// Files are written one run at a time (memory holds one run's history)
+	// into a temporary folder that becomes opts.Out only when all are done.
+	tmp, err := newTempDir(opts.Out)
+	if err != nil {
+		return Result{}, err
+	}
+	defer tmp.cleanup() // a no-op once committed
+	if err := tmp.write("runs.csv", index); err != nil {
+		return Result{}, err
+	}
+	order := []string{"runs.csv"}
 	owner := map[string]string{}
 	for _, r := range sel {
 		if err := ctx.Err(); err != nil {
@@ -147,13 +153,15 @@ func Export(ctx context.Context, db *store.DB, opts Options) (Result, error) {
 			return Result{}, fmt.Errorf("export: runs %q and %q would both be written to %s", prev, r.Name, name)
 		}
 		owner[key] = r.Name
-		files[name] = b
+		if err := tmp.write(name, b); err != nil {
+			return Result{}, err
+		}
 		order = append(order, name)
 	}
 	if err := ctx.Err(); err != nil {
 		return Result{}, fmt.Errorf("export interrupted, nothing written: %w", err)
 	}
-	if err := writeDir(opts.Out, files); err != nil {
+	if err := tmp.commit(); err != nil {
 		return Result{}, err
 	}
 	return Result{Files: order, Runs: len(sel)}, nil
@@ -218,52 +226,64 @@ func checkOut(dir string) error {
 	return nil
 }
 
-// writeDir writes files into a temporary folder beside dir, fsyncs them and
-// renames the folder to dir (which must not exist or be empty).
-func writeDir(dir string, files map[string][]byte) (err error) {
-	dir = filepath.Clean(dir)
-	parent := filepath.Dir(dir)
+// tempDir is an export being written: a hidden folder beside the output
+// folder, renamed to it by commit.
+type tempDir struct {
+	path, out string
+	done      bool
+}
+
+func newTempDir(out string) (*tempDir, error) {
+	out = filepath.Clean(out)
+	parent := filepath.Dir(out)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("export: %w", err)
+		return nil, fmt.Errorf("export: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".partial-")
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".partial-")
 	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	return &tempDir{path: tmp, out: out}, nil
+}
+
+// write stores data under the slash-separated relative name, fsynced.
+func (t *tempDir) write(name string, data []byte) error {
+	p := filepath.Join(t.path, filepath.FromSlash(name))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			os.RemoveAll(tmp)
-		}
-	}()
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
+	if err := writeSynced(p, data); err != nil {
+		return fmt.Errorf("export %s: %w", name, err)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		p := filepath.Join(tmp, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		if err := writeSynced(p, files[n]); err != nil {
-			return fmt.Errorf("export %s: %w", n, err)
-		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
+	return nil
+}
+
+// commit renames the folder to the output folder, which must not exist or
+// be empty.
+func (t *tempDir) commit() error {
+	if err := os.Chmod(t.path, 0o755); err != nil { // MkdirTemp makes it 0700
 		return fmt.Errorf("export: %w", err)
 	}
 	// An empty folder given as --out is replaced: os.Remove removes only
 	// empty folders, so nothing is lost even if one was filled meanwhile.
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		if err := os.Remove(dir); err != nil {
+	if st, err := os.Stat(t.out); err == nil && st.IsDir() {
+		if err := os.Remove(t.out); err != nil {
 			return fmt.Errorf("export: %w (nothing written)", err)
 		}
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := os.Rename(t.path, t.out); err != nil {
 		// A folder created meanwhile, or a non-empty one, is never replaced.
-		return fmt.Errorf("export: move the finished export into %s: %w", dir, err)
+		return fmt.Errorf("export: move the finished export into %s: %w", t.out, err)
 	}
-	return atomicfile.SyncDir(parent)
+	t.done = true
+	return atomicfile.SyncDir(filepath.Dir(t.out))
+}
+
+// cleanup removes the folder unless it was committed.
+func (t *tempDir) cleanup() {
+	if !t.done {
+		os.RemoveAll(t.path)
+	}
 }
 
 func writeSynced(path string, b []byte) error {

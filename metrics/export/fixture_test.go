@@ -25,6 +25,7 @@ func fixtureDB(t *testing.T) *store.DB {
 		r := storetest.Run(name, "hash-"+name)
 		r.Experiment = name[:3]
 		r.ParamsTotal, r.ParamsNonEmbedding, r.FlopsPerToken = 1000, 800, 6000
+		r.Record = store.RunRecord{Width: 16, HeadDim: 8, NHead: 2, NLayer: 1, VocabSize: 65, Seed: 1, LR: 3e-3, PairKey: "p", SweepJSON: `{"seed":"1"}`}
 		storetest.MustAddRun(t, db, r)
 	}
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }

@@ -76,6 +76,10 @@ async function refreshRuns() {
   document.getElementById('db').textContent = resp.db;
   for (const r of resp.runs) {
     if (r.status === 'running' && !r.stalled && !state.unchosen.has(r.name)) state.chosen.add(r.name);
+    // A run started afresh (or resumed from an earlier checkpoint) has fewer
+    // steps than the page holds: load its curve again.
+    const s = state.series.get(r.name);
+    if (s && r.step < s.last) state.series.delete(r.name);
   }
   // Nothing training at first sight: draw the most recently updated run.
   if (!state.started && state.chosen.size === 0) {
