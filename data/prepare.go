@@ -71,7 +71,7 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 	if err != nil {
 		return nil, err
 	}
-	if spec.Kind == KindNanoGPT {
+	if isTokenIDs(spec.Kind) {
 		// The .bin files are already token ids: nothing worth caching.
 		p, err := build(ctx, spec, tok, corpus)
 		if err != nil {
@@ -240,8 +240,39 @@ func SplitText(text string, valFraction float64) (train, val string) {
 	return text, ""
 }
 
+// SplitDocuments splits text, made of documents ending at the byte offsets
+// ends, by whole documents. Of n documents, k = floor(n·valFraction) clamped
+// to [1, n−1] go to val: with SplitTail the last k; with SplitInterleaved
+// document i (from 0) whenever floor((i+1)·k/n) > floor(i·k/n), i.e. k
+// documents evenly spaced through the stream (for k = n/10: documents 9, 19,
+// 29, ...). Each split keeps its documents in stream order.
+func SplitDocuments(text string, ends []int, split string, valFraction float64) (train, val string, err error) {
+	n := len(ends)
+	if n < 2 {
+		return "", "", fmt.Errorf("split %s needs at least 2 documents, the data has %d", split, n)
+	}
+	k := min(max(int(float64(n)*valFraction), 1), n-1)
+	isVal := func(i int) bool {
+		if split == SplitTail {
+			return i >= n-k
+		}
+		return (i+1)*k/n > i*k/n
+	}
+	var tb, vb strings.Builder
+	start := 0
+	for i, end := range ends {
+		if isVal(i) {
+			vb.WriteString(text[start:end])
+		} else {
+			tb.WriteString(text[start:end])
+		}
+		start = end
+	}
+	return tb.String(), vb.String(), nil
+}
+
 func build(ctx context.Context, spec Spec, tok tokenizer.Spec, c *Corpus) (*Prepared, error) {
-	if spec.Kind == KindNanoGPT {
+	if isTokenIDs(spec.Kind) {
 		vocab := tok.VocabSize
 		if vocab == 0 {
 			vocab = int(c.MaxID) + 1
@@ -255,9 +286,17 @@ func build(ctx context.Context, spec Spec, tok tokenizer.Spec, c *Corpus) (*Prep
 		}
 		return &Prepared{Tokenizer: t, Train: c.TrainIDs, Val: c.ValIDs}, nil
 	}
-	trainText, valText := SplitText(c.Text, spec.ValFraction)
-	if len(trainText) == 0 || len(valText) == 0 {
-		return nil, fmt.Errorf("%d characters are too few to split with val_fraction %v", len([]rune(c.Text)), spec.ValFraction)
+	var trainText, valText string
+	if spec.Split == "" {
+		trainText, valText = SplitText(c.Text, spec.ValFraction)
+		if len(trainText) == 0 || len(valText) == 0 {
+			return nil, fmt.Errorf("%d characters are too few to split with val_fraction %v", len([]rune(c.Text)), spec.ValFraction)
+		}
+	} else {
+		var err error
+		if trainText, valText, err = SplitDocuments(c.Text, c.docEnds, spec.Split, spec.ValFraction); err != nil {
+			return nil, err
+		}
 	}
 	t, err := tokenizer.TrainContext(ctx, tok, trainText)
 	if err != nil {

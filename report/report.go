@@ -86,7 +86,7 @@ func Build(ds Dataset, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Tables = []Table{a.paramTable(), pairs, a.runsTable()}
+	rep.Tables = []Table{a.paramTable(), pairs, a.claimsTable(), a.runsTable()}
 
 	lossFigs, err := a.lossFigures(pal)
 	if err != nil {
@@ -117,13 +117,20 @@ func Build(ds Dataset, opts Options) (*Report, error) {
 		rep.Files["tables/"+t.Name+".csv"] = c
 	}
 	rep.Files["tables/headline.md"] = headlineMarkdown(heads)
+	js, err := a.reportJSON(heads, a.warnings)
+	if err != nil {
+		return nil, err
+	}
+	rep.Files["report.json"] = js
 	for _, f := range rep.Figures {
-		for _, format := range formats {
-			b, err := render(f.plot, format, dpi)
-			if err != nil {
-				return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+		for _, sz := range figSizes {
+			for _, format := range formats {
+				b, err := render(f.plot, f.legend, format, dpi, sz)
+				if err != nil {
+					return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+				}
+				rep.Files["figures/"+f.Name+sz.suffix+"."+format] = b
 			}
-			rep.Files["figures/"+f.Name+"."+format] = b
 		}
 		log.Debug("figure drawn", "name", f.Name)
 	}

@@ -12,7 +12,6 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -39,14 +38,9 @@ const sampleTokens = 64
 // samplePromptTokens is the number of validation tokens used as the prompt.
 const samplePromptTokens = 8
 
-// DefaultOwner is the lease owner of this process: "host:pid".
-func DefaultOwner() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		h = "localhost"
-	}
-	return h + ":" + strconv.Itoa(os.Getpid())
-}
+// DefaultOwner is the lease owner of this process (store.ProcessOwner:
+// host, pid, PID namespace, boot id and process start time).
+func DefaultOwner() string { return store.ProcessOwner() }
 
 // trainRun claims, resumes and trains one run.
 func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (runResult, error) {
@@ -84,6 +78,9 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 		resetDone = true
 	}
 	ok, err := claim(ctx, o, r.Name, log)
+	if err == nil && !ok && o.WaitForLease {
+		ok, err = waitForLease(ctx, o, r.Name, log)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -102,7 +99,10 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 		}
 	}
 
-	lctx, cancel := context.WithCancelCause(ctx)
+	// From here every write to the run is fenced on our lease: after losing
+	// it, a write fails with store.ErrLeaseLost instead of overwriting the
+	// new owner's rows.
+	lctx, cancel := context.WithCancelCause(store.WithLease(ctx, o.Owner))
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	stopRenew := make(chan struct{})
@@ -150,9 +150,10 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 	return res, err
 }
 
-// claim takes the run's lease. A lease held by a process of this host that no
-// longer exists (killed) is taken over at once instead of waiting for it to
-// expire.
+// claim takes the run's lease. A lease whose owner is certainly dead (a
+// process of this host, PID namespace and boot that no longer exists; see
+// store.OwnerCertainlyDead) is taken over at once; any other lease is
+// waited out until it expires.
 func claim(ctx context.Context, o *Options, name string, log *slog.Logger) (bool, error) {
 	ok, err := o.DB.ClaimRun(ctx, name, o.Owner, o.LeaseTTL)
 	if err != nil || ok {
@@ -162,7 +163,7 @@ func claim(ctx context.Context, o *Options, name string, log *slog.Logger) (bool
 	if err != nil {
 		return false, err
 	}
-	if !deadLocalOwner(cur.LeaseOwner, o.Owner) {
+	if !store.OwnerCertainlyDead(cur.LeaseOwner) {
 		return false, nil
 	}
 	log.Info("taking over the lease of a dead process", "owner", cur.LeaseOwner)

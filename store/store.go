@@ -115,6 +115,8 @@ type DB struct {
 	now      func() time.Time
 	log      *slog.Logger
 	readOnly bool
+	// singleWriter selects the shared-storage journal mode (WithSingleWriter).
+	singleWriter bool
 	// beforeCommit, when set (tests only), runs just before each write
 	// transaction commits.
 	beforeCommit func()
@@ -168,9 +170,16 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 			}
 		}
 	}
-	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	src := dsn(path, readOnly)
+	if d.singleWriter && !readOnly {
+		src = singleWriterDSN(path)
+	}
+	db, err := sql.Open("sqlite", src)
 	if err != nil {
 		return nil, fmt.Errorf("open results database %s: %w", path, err)
+	}
+	if d.singleWriter && !readOnly {
+		db.SetMaxOpenConns(1) // the exclusive lock belongs to one connection
 	}
 	d.sql = db
 	if err := d.firstConnect(ctx); err != nil {

@@ -2,6 +2,7 @@ package sweeps
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -52,8 +53,10 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 	names := map[string]*yaml.Node{}
 	for _, e := range f.exps {
 		sameFamily := map[string]int{}
+		repeated := false
 		for _, en := range e.entries {
 			sameFamily[en.family]++
+			repeated = repeated || sameFamily[en.family] > 1
 		}
 		for _, pt := range e.points() {
 			s := e.base.clone()
@@ -67,6 +70,12 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 				if err != nil {
 					return nil, err
 				}
+				shapeKey := ""
+				if repeated {
+					shapeKey = shape(r.Model)
+				}
+				r.PairKey = pairKey(e.name, r.Sweep, shapeKey)
+				r.ExperimentsSHA256, r.Reference = f.SHA256, e.ref
 				if prev, dup := names[r.Name]; dup {
 					return nil, d.errf(en.node, "experiment %s: two runs are named %s (the other from line %d): give the models different shapes or sweep values", e.name, r.Name, prev.Line)
 				}
@@ -144,6 +153,10 @@ func (x *expander) resolve(e *experiment, en entry, s settings, pt []assign, sho
 			n := ds.node
 			if n == nil {
 				n = s.dataNode
+			}
+			var fe *data.FieldError
+			if errors.As(err, &fe) && ds.keys[fe.Field] != nil {
+				n = ds.keys[fe.Field] // the line of the offending key
 			}
 			msg := strings.TrimPrefix(err.Error(), "dataset "+spec.Name+": ")
 			return Run{}, d.errf(n, "dataset %s (used by %s): %s", spec.Name, where, msg)

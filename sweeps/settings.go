@@ -19,7 +19,7 @@ var settingKeys = []string{"data", "tokenizer", "block_size", "batch_size", "gra
 var targetKeys = []string{"params", "flops"}
 
 // Keys that describe an experiment rather than set a run setting.
-var experimentKeys = []string{"name", "models", "pair", "match", "sweep", "zip"}
+var experimentKeys = []string{"name", "models", "pair", "match", "sweep", "zip", "reference"}
 
 var (
 	optimizerNames  = []string{"adamw", "muon"}

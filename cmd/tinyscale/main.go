@@ -93,8 +93,12 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands(e)
 	help := func(w io.Writer) {
 		fmt.Fprintln(w, "usage: tinyscale <command> [flags]\n\ncommands:")
+		width := 0
 		for _, c := range cmds {
-			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Summary())
+			width = max(width, len(c.Name()))
+		}
+		for _, c := range cmds {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name(), c.Summary())
 		}
 		fmt.Fprintln(w, "\nRun 'tinyscale <command> --help' for a command's flags.")
 	}

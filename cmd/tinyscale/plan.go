@@ -64,6 +64,7 @@ type planRow struct {
 	ChangedKeys        []string        `json:"changed_keys,omitempty"` // state changed: what differs from the database
 	Hash               string          `json:"hash"`
 	Config             json.RawMessage `json:"config"`
+	EstimateSeconds    *float64        `json:"estimate_s,omitempty"` // --estimate: wall time on this machine
 }
 
 // Run implements command.
@@ -74,6 +75,7 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	dbFlag := fs.String("db", "", "results database `PATH` to compare with (default: the file's db key, else "+defaultDBFile+")")
 	cache := fs.String("cache", "", "data cache `DIR` (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	estimate := fs.Bool("estimate", false, "time a few training steps of each distinct model shape here and estimate each run's wall time and the total (see bench -f)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: tinyscale plan [-f FILE] [--db PATH] [--json]\n\n"+
 			"Reads FILE, checks it and expands its sweeps into runs (building each tokenizer once, cached,\n"+
@@ -129,6 +131,17 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 			rows[i].ChangedKeys = changedKeys(stored[r.Name].ConfigJSON, r.ConfigJSON())
 		}
 	}
+	var est *sweepEstimate
+	if *estimate {
+		e, err := planEstimate(ctx, runs, c.e)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].EstimateSeconds = &e.Runs[i].Seconds
+		}
+		est = &e
+	}
 	if *asJSON {
 		enc := json.NewEncoder(c.e.stdout)
 		enc.SetIndent("", "  ")
@@ -137,7 +150,13 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	return writePlanTable(c.e.stdout, rows, runs, *file, dbPath, dbExists)
+	if err := writePlanTable(c.e.stdout, rows, runs, *file, dbPath, dbExists); err != nil {
+		return err
+	}
+	if est != nil {
+		return writePlanEstimate(c.e.stdout, *est)
+	}
+	return nil
 }
 
 // checkRuns prepares (cached) the dataset of every run, once per distinct

@@ -249,6 +249,39 @@ func TestPlanPaperCounts(t *testing.T) {
 	}
 }
 
+// TestPlanEstimate: plan --estimate times each distinct shape and prints
+// every run's estimated time and the total; --json carries estimate_s.
+func TestPlanEstimate(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"-f", "testdata/estimate.yaml", "--db", filepath.Join(dir, "absent.db"), "--cache", filepath.Join(dir, "cache"), "--estimate"}
+	out, errs, code := runPlan(t, args...)
+	if code != 0 {
+		t.Fatalf("plan --estimate exit %d: %s", code, errs)
+	}
+	for _, s := range []string{"estimated wall time on this machine", "tiny/silia/seed=2", "30s*", "total: ", "for 5 runs"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	rows := planJSON(t, "testdata/estimate.yaml", filepath.Join(dir, "absent.db"), filepath.Join(dir, "cache"))
+	if _, ok := rows[0]["estimate_s"]; ok {
+		t.Errorf("estimate_s without --estimate: %v", rows[0])
+	}
+	out, errs, code = runPlan(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("plan --estimate --json exit %d: %s", code, errs)
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		s, ok := r["estimate_s"].(float64)
+		if !ok || s <= 0 || (r["name"] == "clock/silia" && s != 30) {
+			t.Errorf("run %v: estimate_s %v", r["name"], r["estimate_s"])
+		}
+	}
+}
+
 // TestPlanCatchesDataProblems: a block_size larger than the dataset, and
 // nanogpt token ids not below the tokenizer's vocab_size, are refused by
 // plan (naming the run and the numbers) instead of surfacing during run.
