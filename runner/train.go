@@ -321,7 +321,7 @@ func (t *training) checkMemory(dataTokens int64) error {
 	if err := CheckMemory(est, lim); err != nil {
 		return &RunFailure{err}
 	}
-	t.log.Debug("memory estimate", "estimate", est.String(), "available", lim.String())
+	t.log.Info("memory estimate", "estimate", est.String(), "available", lim.String())
 	return nil
 }
 
