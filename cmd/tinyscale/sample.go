@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"unicode/utf8"
 
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/runner"
@@ -134,6 +135,8 @@ func (c sampleCmd) Run(ctx context.Context, args []string) error {
 		return usagef("--temperature %g: must be >= 0", *temp)
 	case *topK < 0:
 		return usagef("--top-k %d: must be >= 0", *topK)
+	case !utf8.ValidString(*prompt):
+		return usagef("--prompt: invalid UTF-8 at byte offset %d (models are trained on UTF-8 text)", invalidUTF8Offset([]byte(*prompt)))
 	}
 	snap, err := mf.load(ctx, c.e)
 	if err != nil {

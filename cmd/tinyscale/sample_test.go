@@ -151,6 +151,16 @@ func TestSampleStopsOnCancel(t *testing.T) {
 	}
 }
 
+// TestSamplePromptMustBeUTF8: an invalid UTF-8 prompt is refused, as
+// training and eval refuse such text.
+func TestSamplePromptMustBeUTF8(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), []string{"sample", "--run", "x", "--prompt", "ok \xff"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "--prompt: invalid UTF-8 at byte offset 3") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
 // TestSampleTokensLimit: --tokens beyond the limit is a usage error naming it.
 func TestSampleTokensLimit(t *testing.T) {
 	var out, errb bytes.Buffer
