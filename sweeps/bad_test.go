@@ -55,7 +55,7 @@ func TestBadInput(t *testing.T) {
 		{"match_unknown", `:6: experiment e: match: "width" is not allowed (allowed: params, flops)`},
 		{"match_with_n_embd", `:7: experiment e: n_embd is chosen by match: params; remove it from the models entry`},
 		{"match_without_target", `:6: experiment e: match: params needs a target: add params: 1M to the experiment or sweep: {params: [0.5M, 1M]}`},
-		{"min_lr_above_lr", `:5: experiment e: run e/silia: optimizer.min_lr 0.003 is above optimizer.lr 0.001 (the schedule decays from lr to min_lr)`},
+		{"min_lr_above_lr", `:5: experiment e: run e/silia: optimizer.min_lr 0.003 is above optimizer.lr 0.001 (the schedule decays from lr to min_lr; min_lr defaults to 3e-4): set optimizer.min_lr to at most lr`},
 		{"missing_data_file", `:5: dataset mytext (used by experiment e): path testdata/bad/does-not-exist.txt does not exist`},
 		{"model_block_size", `:3: model: block_size is not a model key: block_size is set at the top level, vocab_size by the tokenizer`},
 		{"models_and_pair", `:6: experiment e: give either models: or pair:, not both`},

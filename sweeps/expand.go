@@ -244,7 +244,7 @@ func (x *expander) resolve(e *experiment, en entry, s settings, pt []assign, sho
 		return Run{}, d.errf(s.budgetNode, "%s: run %s: budget of %d steps x %d tokens per step is too large", where, name, r.TotalSteps(), r.TokensPerStep())
 	}
 	if o := r.Optimizer; o.MinLR > o.LR {
-		return Run{}, d.errf(e.node, "%s: run %s: optimizer.min_lr %v is above optimizer.lr %v (the schedule decays from lr to min_lr)", where, name, o.MinLR, o.LR)
+		return Run{}, d.errf(e.node, "%s: run %s: optimizer.min_lr %v is above optimizer.lr %v (the schedule decays from lr to min_lr; min_lr defaults to 3e-4): set optimizer.min_lr to at most lr", where, name, o.MinLR, o.LR)
 	}
 	if steps := r.TotalSteps(); steps > 0 && r.Optimizer.Warmup >= steps {
 		return Run{}, d.errf(e.node, "%s: run %s: optimizer.warmup %d is not below its %d steps", where, name, r.Optimizer.Warmup, steps)
