@@ -38,6 +38,7 @@ func TestBadInput(t *testing.T) {
 		{"empty", `:1: empty file: want db:, defaults:, datasets: and experiments:`},
 		{"empty_sweep", `:6: experiment e: empty sweep: give at least one key with a list of values, e.g. sweep: {seed: [1, 2]}`},
 		{"empty_sweep_list", `:7: experiment e: empty sweep: seed has no values`},
+		{"field_on_email", `:8: dataset mail: field is only for kinds jsonl and parquet, not email`},
 		{"fractional_count", `:2: budget.steps: want a number, got "0.5K5" (a count may end in K, M, G or T: 2M, 0.5M, 1e15)`},
 		{"groups_empty", `:8: dataset mail: groups: the list is empty (omit groups to read every group)`},
 		{"groups_on_text", `:8: dataset mytext: groups is only for kind email, not text`},

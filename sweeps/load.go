@@ -281,9 +281,9 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 	case slices.Contains(pathKinds, s.Kind) && s.Path == "":
 		return s, nil, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
 	case !slices.Contains(pathKinds, s.Kind) && s.Path != "":
-		return s, nil, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
+		return s, nil, d.errf(keys["path"], "%s: path is not allowed for kind %s", what, s.Kind)
 	case s.Field != "" && s.Kind != data.KindJSONL && s.Kind != data.KindParquet:
-		return s, nil, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
+		return s, nil, d.errf(keys["field"], "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
 	case s.Groups != nil && s.Kind != data.KindEmail:
 		return s, nil, d.errf(keys["groups"], "%s: groups is only for kind email, not %s", what, s.Kind)
 	}
