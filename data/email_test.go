@@ -178,3 +178,14 @@ func FuzzMessageText(f *testing.F) {
 		}
 	})
 }
+
+func TestEmailMissingPath(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "not-installed")
+	for _, groups := range [][]string{nil, {"ham"}} {
+		err := Spec{Kind: KindEmail, Path: missing, Groups: groups}.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "path" || !strings.Contains(err.Error(), "path "+missing+" does not exist") {
+			t.Errorf("groups %v: %v", groups, err)
+		}
+	}
+}
