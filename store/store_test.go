@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -164,7 +165,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 			if tooNew.DB != 99 || tooNew.Binary != store.SchemaVersion() {
 				t.Errorf("versions = %d, %d", tooNew.DB, tooNew.Binary)
 			}
-			for _, want := range []string{"99", "version 2", path} {
+			for _, want := range []string{"99", fmt.Sprintf("version %d", store.SchemaVersion()), path} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}

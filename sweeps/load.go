@@ -10,7 +10,12 @@
 package sweeps
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,6 +36,9 @@ type File struct {
 	Path string
 	// DB is the results database named by the db key ("" when absent).
 	DB string
+	// SHA256 is the hex SHA-256 of the file's bytes; every run expanded
+	// from it records it (Run.ExperimentsSHA256).
+	SHA256 string
 
 	dec      dec
 	dir      string // relative dataset paths are relative to this
@@ -54,6 +62,7 @@ type experiment struct {
 	match   string
 	matchN  *yaml.Node
 	axes    []axis
+	ref     *Reference // published numbers (reference:), nil when none
 }
 
 // entry is one model of an experiment.
@@ -80,6 +89,32 @@ var (
 	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC, data.KindParquet, data.KindEmail}
 )
 
+// emptyDocument reports whether a decoded document holds nothing (no node,
+// or a single null scalar).
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && (n.Value == "" || n.Value == "~" || n.Value == "null")
+}
+
+// separatorLine returns the line of the "---" that starts the document
+// whose first node is on line (1-based), or line if there is none before it.
+func separatorLine(src []byte, line int) int {
+	lines := strings.Split(string(src), "\n")
+	for i := min(line, len(lines)) - 1; i >= 0; i-- {
+		if l := strings.TrimRight(lines[i], " \t\r"); l == "---" || strings.HasPrefix(l, "--- ") {
+			return i + 1
+		}
+	}
+	return line
+}
+
+// maxFileBytes bounds the size of an experiments file, read whole into
+// memory and parsed into nodes.
+const maxFileBytes = 16 << 20
+
 // Load reads and checks the experiments file at path. Dataset paths are
 // relative to the file's directory.
 func Load(path string) (*File, error) {
@@ -98,18 +133,46 @@ func Load(path string) (*File, error) {
 // Parse checks an experiments file held in memory; name is used in errors.
 // Dataset paths are relative to the working directory.
 func Parse(name string, src []byte) (*File, error) {
-	f := &File{Path: name, dec: dec{file: name}, dir: "."}
+	sum := sha256.Sum256(src)
+	f := &File{Path: name, dec: dec{file: name}, dir: ".", SHA256: hex.EncodeToString(sum[:])}
 	d := &f.dec
+	if len(src) > maxFileBytes {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("file is %d bytes; an experiments file may be at most %d bytes (%d MiB)", len(src), maxFileBytes, maxFileBytes>>20)}
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
+	yd := yaml.NewDecoder(bytes.NewReader(src))
+	if err := yd.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, yamlError(name, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{File: name, Line: 1, Msg: "empty file: want db:, defaults:, datasets: and experiments:"}
 	}
 	root := doc.Content[0]
+	// A second document ("---") would be silently ignored: refuse it (an
+	// empty one, such as a trailing "---", ignores nothing).
+	for {
+		var next yaml.Node
+		err := yd.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, yamlError(name, err)
+		}
+		if emptyDocument(&next) {
+			continue
+		}
+		line := next.Line
+		if len(next.Content) > 0 {
+			line = next.Content[0].Line
+		}
+		return nil, &Error{File: name, Line: separatorLine(src, line), Msg: `a second YAML document starts here ("---"): an experiments file holds exactly one document (put every experiment under one experiments: list)`}
+	}
 	if expandedSize(root, map[*yaml.Node]int{}, maxNodes) > maxNodes {
-		return nil, d.errf(root, "document too large after expanding aliases (more than %d nodes)", maxNodes)
+		if hasAlias(root, map[*yaml.Node]bool{}) {
+			return nil, d.errf(root, "document too large after expanding aliases (more than %d nodes)", maxNodes)
+		}
+		return nil, d.errf(root, "document too large: more than %d YAML nodes", maxNodes)
 	}
 	ps, err := d.pairs(root, "the top level")
 	if err != nil {
@@ -234,7 +297,7 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 		return s, nil, err
 	}
 	keys = map[string]*yaml.Node{}
-	var kindN, genN *yaml.Node
+	var kindN, genN, seedN, valN *yaml.Node
 	for _, q := range ps {
 		w := what + ": " + q.key
 		keys[q.key] = q.v
@@ -256,10 +319,12 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 			s.Tokens, err = d.count(q.v, w, 1)
 		case "val_fraction":
 			s.ValFraction, err = d.floatIn(q.v, w, 0, 1, true, true)
+			valN = q.v
 		case "seed":
 			var v int64
 			v, err = d.count(q.v, w, 0)
 			s.Seed = uint64(v)
+			seedN = q.v
 		case "split":
 			s.Split, err = d.enum(q.v, w, data.Splits())
 		case "groups":
@@ -286,6 +351,13 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 		return s, nil, d.errf(keys["field"], "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
 	case s.Groups != nil && s.Kind != data.KindEmail:
 		return s, nil, d.errf(keys["groups"], "%s: groups is only for kind email, not %s", what, s.Kind)
+	// Keys that would do nothing for the kind are refused, not hashed.
+	case seedN != nil && s.Kind != data.KindSynthetic:
+		return s, nil, d.errf(seedN, "%s: seed is only for kind synthetic (it seeds the generator); kind %s reads its data as it is", what, s.Kind)
+	case valN != nil && s.Kind == data.KindNanoGPT && s.Tokens == 0:
+		return s, nil, d.errf(valN, "%s: val_fraction does nothing for kind nanogpt without tokens: val.bin is the validation split (with a tokens cap, val_fraction sizes the val.bin cap)", what)
+	case valN != nil && s.Kind == data.KindLLMC && s.Tokens == 0:
+		return s, nil, d.errf(valN, "%s: val_fraction does nothing for kind llmc without tokens: the *val*.bin shards are the validation split (with a tokens cap, val_fraction sizes their cap)", what)
 	}
 	return s.WithDefaults(), keys, nil
 }
@@ -321,7 +393,7 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 	if err != nil {
 		return nil, err
 	}
-	var nameN, modelsN, pairN, sweepN, zipN *yaml.Node
+	var nameN, modelsN, pairN, sweepN, zipN, refN *yaml.Node
 	for _, p := range ps {
 		switch p.key {
 		case "name":
@@ -336,6 +408,8 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 			sweepN = p.v
 		case "zip":
 			zipN = p.v
+		case "reference":
+			refN = p.v
 		}
 	}
 	if nameN == nil {
@@ -360,6 +434,11 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 	}
 	if err := f.parseModels(e, modelsN, pairN); err != nil {
 		return nil, err
+	}
+	if refN != nil {
+		if e.ref, err = f.parseReference(e, refN); err != nil {
+			return nil, err
+		}
 	}
 	if sweepN != nil {
 		if err := f.parseSweep(e, sweepN, allowed); err != nil {
