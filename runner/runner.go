@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/sweeps"
@@ -193,6 +194,11 @@ type Options struct {
 	Data     DataFunc
 	Generate GenerateFunc
 
+	// MemAvailable reports the memory the process may still use (default
+	// sysmem.Available); a run whose estimate (EstimateMemory) exceeds it
+	// fails before its model is built. An error skips the check.
+	MemAvailable func() (sysmem.Limit, error)
+
 	// now is the clock (tests may replace it); nil means time.Now.
 	now func() time.Time
 }
@@ -281,6 +287,9 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if o.MemAvailable == nil {
+		o.MemAvailable = sysmem.Available
+	}
 	if o.Owner == "" {
 		o.Owner = DefaultOwner()
 	}
@@ -310,5 +319,21 @@ func StoreRun(r sweeps.Run) store.Run {
 		ConfigJSON: r.ConfigJSON(), ConfigHash: r.Hash(),
 		ParamsTotal: total, ParamsNonEmbedding: nonEmb, FlopsPerToken: r.Model.FlopsPerToken(),
 		StepsTotal: r.TotalSteps(), BudgetTokens: r.BudgetTokens(), Nonreproducible: r.Nonreproducible(),
+		Record: RunRecord(r),
 	}
+}
+
+// RunRecord is the typed record of a resolved run (what it is), as the
+// store keeps it.
+func RunRecord(r sweeps.Run) store.RunRecord {
+	rec := store.RunRecord{
+		Width: r.Model.Width(), HeadDim: r.Model.HeadDim(), NHead: r.Model.NHead, NLayer: r.Model.NLayer,
+		VocabSize: r.Model.VocabSize, Seed: r.Seed, LR: r.Optimizer.LR, PairKey: r.PairKey,
+		SweepJSON: r.SweepJSON(), ExperimentsSHA256: r.ExperimentsSHA256,
+	}
+	if r.Match != nil {
+		rec.MatchBy, rec.MatchTarget = r.Match.By, r.Match.Target
+	}
+	rec.ReferenceSource, rec.ReferenceValLoss, _ = r.ReferenceValLoss()
+	return rec
 }

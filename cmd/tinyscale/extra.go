@@ -10,6 +10,8 @@ func extraCommands(e env) []command {
 		newExportCmd(e),
 		newRunCmd(e),
 		newReportCmd(e),
+		newExportMetricsCmd(e),
+		newServeCmd(e),
 		newMergeCmd(e),
 		newLaunchCmd(e),
 	}

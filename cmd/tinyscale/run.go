@@ -125,7 +125,7 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 
 	impl, info := blas.Load()
 	gorgonia.Use(impl)
-	c.e.log.Info("training", "runs", len(runs), "selected", len(selected), "db", path, "blas", info.String(), "gomaxprocs", runtime.GOMAXPROCS(0))
+	c.e.log.Info("training", "runs", len(runs), "selected", len(selected), "db", path, "blas", info.String(), "cpu_kernels", cpuKernelsForLog(), "gomaxprocs", runtime.GOMAXPROCS(0))
 	if info.Fallback != "" {
 		c.e.log.Warn("OpenBLAS not loaded; using pure-Go BLAS", "reason", info.Fallback)
 	}
@@ -138,8 +138,8 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	}
 	opts.Wire(cacheDir)
 	sum, err := runner.Run(ctx, opts)
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted; progress is checkpointed: rerun `tinyscale run` to resume")
+	if msg, ok := interruptMessage(err); ok {
+		return errors.New(msg)
 	}
 	if err != nil {
 		return err
@@ -150,6 +150,25 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d run(s) failed; `tinyscale status` shows why", sum.Failed)
 	}
 	return nil
+}
+
+// interruptMessage is what run says when it was stopped by Ctrl-C or
+// SIGTERM: whether the stopped run's checkpoint was written, and how to go
+// on. ok is false when err is not an interruption.
+func interruptMessage(err error) (string, bool) {
+	if !errors.Is(err, context.Canceled) {
+		return "", false
+	}
+	var ie *runner.InterruptedError
+	switch {
+	case !errors.As(err, &ie):
+		return "interrupted before any training step of this session; nothing to checkpoint: rerun `tinyscale run` to go on", true
+	case ie.Checkpointed:
+		return fmt.Sprintf("interrupted; run %s checkpointed at step %d: rerun `tinyscale run` to resume", ie.Run, ie.Step), true
+	default:
+		return fmt.Sprintf("interrupted; run %s stopped at step %d but its checkpoint could NOT be written (%v): rerun `tinyscale run` to resume from step %d",
+			ie.Run, ie.Step, ie.Err, ie.LastCkpt), true
+	}
 }
 
 // recordShard records in a shard database which experiments file and shard
@@ -194,8 +213,39 @@ func stdoutIsTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// buildVersion is the module version or VCS revision the binary was built from.
+// buildVersion identifies the running build: the module version or VCS
+// revision (with -dirty) when the binary carries them, else "(devel)",
+// followed by " exe:" and the first 16 hex digits of the executable's
+// sha256. The hash makes every build distinct, also under `go run` (which
+// records no VCS information), so a run resumed under changed code is
+// marked non-reproducible (store.SetRunEnv).
 func buildVersion() string {
+	v := moduleVersion()
+	if exe, err := os.Executable(); err == nil {
+		if h := exeHash(exe); h != "" {
+			v += " exe:" + h
+		}
+	}
+	return v
+}
+
+// exeHash is the first 16 hex digits of the sha256 of the file at path, or
+// "" if it cannot be read.
+func exeHash(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// moduleVersion is the module version or VCS revision the binary was built from.
+func moduleVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"

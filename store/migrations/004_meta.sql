@@ -1,4 +1,4 @@
--- 003_meta: key/value facts about the database as a whole. A shard database
+-- 004_meta: key/value facts about the database as a whole. A shard database
 -- (`tinyscale run --shard auto`) records the experiments file it was made
 -- for (experiments_sha256: the file's bytes; plan_sha256: every run's name
 -- and config hash in expansion order) and its shard (shard_index,
