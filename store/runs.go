@@ -61,6 +61,9 @@ type RunEnv struct {
 type RunSummary struct {
 	Name        string
 	Experiment  string
+	Family      string // from the run record
+	Seed        uint64
+	PairKey     string
 	Status      string
 	Step        int64
 	StepsTotal  int64
@@ -450,7 +453,7 @@ func (d *DB) SetRunEnv(ctx context.Context, name string, env RunEnv) error {
 // (the run_summary view).
 func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT s.name, s.experiment, s.status, s.step, s.steps_total,
-		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at
+		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at, r.family, r.seed, r.pair_key
 		FROM run_summary s JOIN runs r ON r.name = s.name ORDER BY s.experiment, s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("run summaries: %w", err)
@@ -461,10 +464,12 @@ func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 		var s RunSummary
 		var last, best sql.NullFloat64
 		var owner, exp sql.NullString
-		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp); err != nil {
+		var seed int64
+		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp,
+			&s.Family, &seed, &s.PairKey); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}
-		s.LeaseOwner = owner.String
+		s.LeaseOwner, s.Seed = owner.String, uint64(seed)
 		if s.LeaseExpiresAt, err = parseTime(exp); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}
