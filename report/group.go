@@ -44,7 +44,7 @@ type run struct {
 type group struct {
 	experiment string
 	family     string
-	cfg        *RunData // the first run: shape and learning rate of the configuration
+	rec        *RunData // the first run: its record (shape, learning rate, reference) is the configuration's
 	pairKey    string   // equal for the groups of a matched pair
 	runs       []run    // sorted by seed, then name
 	paramsTot  int64
@@ -55,9 +55,9 @@ type group struct {
 
 // label is the short legend label of a group, e.g. "silia C=64 H=4 L=2 lr=0.003".
 func (g *group) label(withLR bool) string {
-	s := g.family + " " + g.cfg.Shape()
-	if withLR && g.cfg.LR > 0 {
-		s += " lr=" + fmtG(g.cfg.LR)
+	s := g.family + " " + g.rec.Shape()
+	if withLR && g.rec.LR > 0 {
+		s += " lr=" + fmtG(g.rec.LR)
 	}
 	return s
 }
@@ -164,7 +164,7 @@ func analyse(ds Dataset) (*analysis, error) {
 		g, ok := byKey[key]
 		if !ok {
 			g = &group{
-				experiment: rd.Experiment, family: rd.Family, cfg: rd,
+				experiment: rd.Experiment, family: rd.Family, rec: rd,
 				pairKey:   pk,
 				paramsTot: rd.ParamsTotal, paramsNE: rd.ParamsNonEmbedding, flopsTok: rd.FlopsPerToken,
 			}

@@ -223,7 +223,7 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 				}
 			}
 			je.Configurations = append(je.Configurations, jsonConfig{
-				Family: g.family, PairKey: g.pairKey, Shape: shapeOf(g.cfg), LR: num(g.cfg.LR),
+				Family: g.family, PairKey: g.pairKey, Shape: shapeOf(g.rec), LR: num(g.rec.LR),
 				ParamsTotal: g.paramsTot, ParamsNonEmbedding: g.paramsNE, Runs: len(g.runs), Seeds: nonNilU(seeds),
 				ValLoss: toJSONInterval(iv), ValLossStd: num(Std(vals)), Status: g.status(),
 			})
@@ -235,8 +235,8 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 		for _, r := range prs {
 			je.Pairs = append(je.Pairs, jsonPair{
 				PairKey:   r.key,
-				Baseline:  jsonPairSide{Family: r.base.family, Shape: shapeOf(r.base.cfg), ParamsTotal: r.base.paramsTot, ValLoss: nums(r.baseLoss)},
-				Candidate: jsonPairSide{Family: r.cand.family, Shape: shapeOf(r.cand.cfg), ParamsTotal: r.cand.paramsTot, ValLoss: nums(r.candLoss)},
+				Baseline:  jsonPairSide{Family: r.base.family, Shape: shapeOf(r.base.rec), ParamsTotal: r.base.paramsTot, ValLoss: nums(r.baseLoss)},
+				Candidate: jsonPairSide{Family: r.cand.family, Shape: shapeOf(r.cand.rec), ParamsTotal: r.cand.paramsTot, ValLoss: nums(r.candLoss)},
 				Seeds:     nonNilU(r.seeds), Delta: toJSONInterval(r.delta), Verdict: r.verdict,
 			})
 		}
@@ -278,7 +278,7 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 			if c.experiment != e {
 				continue
 			}
-			je.Claims = append(je.Claims, jsonClaim{Family: c.family, PairKey: c.g.pairKey, Shape: shapeOf(c.g.cfg), Source: c.source,
+			je.Claims = append(je.Claims, jsonClaim{Family: c.family, PairKey: c.g.pairKey, Shape: shapeOf(c.g.rec), Source: c.source,
 				Published: num(c.published), Measured: toJSONInterval(c.measured), Verdict: c.verdict})
 		}
 		jr.Experiments = append(jr.Experiments, je)
