@@ -24,14 +24,15 @@ func TestSpecValidate(t *testing.T) {
 		{"goroot", Spec{Kind: KindGoroot, Tokens: 1000}, ""},
 		{"stories", Spec{Kind: KindSynthetic, Generator: GenStories}, ""},
 		{"mqar", Spec{Kind: KindSynthetic, Generator: GenMQAR, Tokens: 5000, ValFraction: 0.2, Seed: 7}, ""},
-		{"unknown kind", Spec{Name: "d", Kind: "csv"}, `dataset d: unknown kind "csv" (allowed: goroot, jsonl, nanogpt, synthetic, text)`},
+		{"unknown kind", Spec{Name: "d", Kind: "csv"}, `dataset d: unknown kind "csv" (allowed: email, goroot, jsonl, llmc, nanogpt, parquet, synthetic, text)`},
 		{"unknown generator", Spec{Kind: KindSynthetic, Generator: "poems"}, `unknown generator "poems" (allowed: copy, mqar, stories)`},
 		{"missing generator", Spec{Kind: KindSynthetic}, `unknown generator ""`},
 		{"no path", Spec{Kind: KindText}, "kind text requires path"},
 		{"missing file", Spec{Kind: KindText, Path: "testdata/nope.txt"}, "path testdata/nope.txt does not exist"},
 		{"empty glob", Spec{Kind: KindText, Path: "testdata/*.nothing"}, "glob testdata/*.nothing matches no files"},
-		{"jsonl dir", Spec{Kind: KindJSONL, Path: "testdata"}, "testdata is not a regular file"},
-		{"jsonl missing", Spec{Kind: KindJSONL, Path: "testdata/x.jsonl"}, "file testdata/x.jsonl does not exist"},
+		{"jsonl dir", Spec{Kind: KindJSONL, Path: "testdata"}, ""},
+		{"jsonl dir without jsonl", Spec{Kind: KindJSONL, Path: "testdata/text"}, "directory testdata/text contains no *.jsonl, *.ndjson or *.json files"},
+		{"jsonl missing", Spec{Kind: KindJSONL, Path: "testdata/x.jsonl"}, "path testdata/x.jsonl does not exist"},
 		{"nanogpt missing val", Spec{Kind: KindNanoGPT, Path: halfNano}, "val.bin does not exist"},
 		{"val_fraction", Spec{Kind: KindGoroot, ValFraction: 1}, "val_fraction 1 must be in (0, 1)"},
 		{"val_fraction neg", Spec{Kind: KindGoroot, ValFraction: -0.1}, "val_fraction -0.1"},
@@ -40,7 +41,7 @@ func TestSpecValidate(t *testing.T) {
 		{"path on synthetic", Spec{Kind: KindSynthetic, Generator: GenCopy, Path: "x"}, "not allowed for kind synthetic"},
 		{"path on goroot", Spec{Kind: KindGoroot, Path: "x"}, "not allowed for kind goroot"},
 		{"generator on text", Spec{Kind: KindText, Path: "testdata/text", Generator: GenCopy}, "only allowed for kind synthetic"},
-		{"field on text", Spec{Kind: KindText, Path: "testdata/text", Field: "x"}, "only allowed for kind jsonl"},
+		{"field on text", Spec{Kind: KindText, Path: "testdata/text", Field: "x"}, "only allowed for kinds jsonl and parquet"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -8,8 +8,9 @@ import (
 )
 
 // gated builds gpt2-rope-swiglu, silia and silia-xga (docs/architectures.md
-// sections 2-4) and returns the logits (B*T, V). Norms are parameter-free
-// (cfg.Norm); qkv rows are per head [q|k|v] (silia-xga with gate: [q|k|v|g]).
+// sections 2-4) and returns the mean loss (output head fused with the
+// cross-entropy). Norms are parameter-free (cfg.Norm); qkv rows are per head
+// [q|k|v] (silia-xga with gate: [q|k|v|g]).
 //
 //	x = norm(embed[idx] (+ wpe[pos] when rope is off))
 //	gpt2-rope-swiglu: y = x + out(attn(qkv(norm(x)))); x = y + out(u*act(v)), [u|v] = uv(norm(y))
@@ -36,7 +37,7 @@ func (b *builder) gated() *G.Node {
 			x = b.add(x, mha(h, p+"attn2"))
 		}
 	}
-	return b.logits(b.norm(x, ""), "embed.weight", "unembed.weight")
+	return b.loss(b.norm(x, ""), "embed.weight", "unembed.weight")
 }
 
 // gatedAct is u * act(v) on [u | v] (first half u).

@@ -7,7 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// gpt2 builds nanoGPT's forward pass and returns the logits (B*T, V):
+// gpt2 builds nanoGPT's forward pass and returns the mean loss of logits (B*T, V), computed by the fused head:
 //
 //	x = drop(wte[idx] + wpe[pos]); per block
 //	x = x + drop(c_proj(attn(c_attn(ln_1(x)))))
@@ -31,7 +31,7 @@ func (b *builder) gpt2() *G.Node {
 		h = b.act(h)
 		x = b.add(x, b.dropout(b.linear(h, p+"mlp.c_proj")))
 	}
-	return b.logits(b.norm(x, "transformer.ln_f"), "transformer.wte.weight", "lm_head.weight")
+	return b.loss(b.norm(x, "transformer.ln_f"), "transformer.wte.weight", "lm_head.weight")
 }
 
 // act applies cfg.Activation element-wise (gelu is the exact erf form).

@@ -66,7 +66,7 @@ type graph struct {
 	vm       G.VM
 	fwd      G.VM
 	tokens   *ops.Embedding
-	xent     *ops.CrossEntropy
+	head     *ops.LinearCrossEntropy // output head + loss, fused
 	dropouts []*ops.Dropout
 }
 
@@ -75,6 +75,9 @@ type graph struct {
 func NewTrainer(cfg Config, batch int, seed uint64) (*Trainer, error) {
 	if batch <= 0 {
 		return nil, fmt.Errorf("batch must be > 0, got %d", batch)
+	}
+	if _, err := ops.CPU(); err != nil {
+		return nil, fmt.Errorf("new trainer: %w", err)
 	}
 	specs, err := paramSpecs(cfg)
 	if err != nil {
@@ -92,6 +95,15 @@ func NewTrainer(cfg Config, batch int, seed uint64) (*Trainer, error) {
 		return nil, fmt.Errorf("new trainer (%s): %w", cfg.Family, err)
 	}
 	return t, nil
+}
+
+// CPUKernels names the CPU kernel class the ops run in this process
+// ("generic", "avx2" or "avx512", forced with $TINYSCALE_CPU), for logs and
+// benchmark reports; the error is that of a TINYSCALE_CPU value that cannot
+// be honoured (NewTrainer returns it too).
+func CPUKernels() (string, error) {
+	k, err := ops.CPU()
+	return k.String(), err
 }
 
 // Config returns the model configuration.
@@ -129,7 +141,9 @@ func (t *Trainer) Loss(inputs, targets []int32) (float32, error) {
 	for _, d := range t.train.dropouts {
 		d.Training = false
 	}
+	t.train.head.Training = false // loss only: no head gradients
 	loss, err := t.train.runVM(t.train.fwd, inputs, targets)
+	t.train.head.Training = true
 	for _, d := range t.train.dropouts {
 		d.Training = true
 	}
@@ -197,14 +211,14 @@ func (gr *graph) runVM(vm G.VM, inputs, targets []int32) (float32, error) {
 	if err := gr.tokens.SetIDs(inputs); err != nil {
 		return 0, err
 	}
-	if err := gr.xent.SetTargets(targets); err != nil {
+	if err := gr.head.SetTargets(targets); err != nil {
 		return 0, err
 	}
 	vm.Reset()
 	if err := vm.RunAll(); err != nil {
 		return 0, err
 	}
-	return gr.xent.Loss(), nil
+	return gr.head.Loss(), nil
 }
 
 // build constructs and compiles the training graph over the parameters.
@@ -213,21 +227,15 @@ func (t *Trainer) build() (gr *graph, err error) {
 		g: G.NewGraph(), t: t, nodes: map[string]*G.Node{}, rng: rand.New(t.pcg)}
 	gr = &graph{g: b.g}
 	b.gr = gr
-	var logits *G.Node
+	var loss *G.Node
 	if t.cfg.Family == FamilyGPT2 {
-		logits = b.gpt2()
+		loss = b.gpt2()
 	} else {
-		logits = b.gated()
+		loss = b.gated()
 	}
 	if b.err != nil {
 		return nil, b.err
 	}
-	loss, xent, err := ops.NewCrossEntropy(logits)
-	if err != nil {
-		return nil, err
-	}
-	xent.InPlace = true // the head's logits feed only the loss
-	gr.xent = xent
 	wrt := make(G.Nodes, len(t.params))
 	for i, p := range t.params {
 		wrt[i] = b.nodes[p.Name]
@@ -425,10 +433,22 @@ func (b *builder) dropout(x *G.Node) *G.Node {
 	return y
 }
 
-// logits is the output head: the tied table or the untied head.
-func (b *builder) logits(x *G.Node, tied, untied string) *G.Node {
+// loss is the output head (the tied table or the untied head) and the mean
+// cross-entropy in one fused op: the (B*T, V) logits are never
+// materialised (ops.LinearCrossEntropy). It returns the scalar loss node.
+func (b *builder) loss(x *G.Node, tied, untied string) *G.Node {
+	name := untied
 	if b.cfg.TieEmbeddings {
-		return b.linearW(x, tied)
+		name = tied
 	}
-	return b.linearW(x, untied)
+	w := b.p(name)
+	if b.err != nil {
+		return nil
+	}
+	y, op, err := ops.NewLinearCrossEntropy(x, w)
+	if err != nil {
+		return b.fail(err, "output head "+name)
+	}
+	b.gr.head = op
+	return y
 }

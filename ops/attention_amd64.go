@@ -1,13 +1,7 @@
 package ops
 
-import "golang.org/x/sys/cpu"
-
-// haveFMA reports whether this CPU (and OS) run the AVX2/FMA attention
-// micro-kernel in attention_amd64.s.
-var haveFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
-
-// haveAVX512 reports whether the 16-row AVX-512 micro-kernel kern16x16z runs here.
-var haveAVX512 = haveFMA && cpu.X86.HasAVX512F
+// haveFMA and haveAVX512 (cpu.go) say whether the AVX2/FMA micro-kernel and
+// the 16-row AVX-512 one (kern16x16z) run here.
 
 // pickMicroKernel returns the row count and function of the attention tiles'
 // micro-kernel: the 16×16 AVX-512 kernel where the CPU has it, else the 6×16

@@ -4,8 +4,7 @@ package ops
 
 import "unsafe"
 
-// haveFMA is false off amd64: attention uses gonum's kernels.
-const haveFMA = false
+// haveFMA (cpu.go) is false off amd64: attention uses gonum's kernels.
 
 // pickMicroKernel returns the plain-Go 6×16 kernel.
 func pickMicroKernel() (int, func(k int, a *float32, lda int, b, c *float32, ldc int)) {

@@ -181,10 +181,14 @@ func (op *actBwd) Do(vs ...G.Value) (G.Value, error) {
 }
 
 // GatedAct is y = u * f(v) where the input row is [u | v], each of width F:
-// x (N, 2F) -> y (N, F). It is SwiGLU's gate when f is silu.
+// x (N, 2F) -> y (N, F). It is SwiGLU's gate when f is silu; then forward
+// and backward run the float32 kernels of gate_fast.go (class cpuKernels),
+// otherwise the reference functions. Rows are split over Workers().
 type GatedAct struct {
 	base
 	f, df func(float32) float32
+	silu  bool
+	k     Kernels
 	n, w  int
 	y     *tensor.Dense
 }
@@ -199,7 +203,8 @@ func NewGatedAct(x *G.Node, name string) (*G.Node, error) {
 	if s.Dims() != 2 || s[1]%2 != 0 {
 		return nil, fmt.Errorf("gated act: input %v must be (N, 2F)", s)
 	}
-	op := &GatedAct{base: newBase("GatedAct("+name+")", []int{s[0], s[1] / 2}, 2, 2), f: f, df: df, n: s[0], w: s[1] / 2}
+	op := &GatedAct{base: newBase("GatedAct("+name+")", []int{s[0], s[1] / 2}, 2, 2), f: f, df: df,
+		silu: name == ActSiLU, k: cpuKernels, n: s[0], w: s[1] / 2}
 	return G.ApplyOp(op, x)
 }
 
@@ -210,7 +215,16 @@ func (op *GatedAct) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	y := outBuf(&op.y, op.shape)
-	GatedActRef(y.Float32s(), in[0], op.n, op.w, op.f)
+	yd, x, w := y.Float32s(), in[0], op.w
+	parallelFor(op.n, max(1, (1<<13)/w), func(_, lo, hi int) {
+		if !op.silu {
+			GatedActRef(yd[lo*w:hi*w], x[lo*2*w:hi*2*w], hi-lo, w, op.f)
+			return
+		}
+		for r := lo; r < hi; r++ {
+			siluGateFwd(op.k, yd[r*w:(r+1)*w], x[r*2*w:r*2*w+w], x[r*2*w+w:(r+1)*2*w])
+		}
+	})
 	return y, nil
 }
 
@@ -248,15 +262,21 @@ func (op *gatedActBwd) Do(vs ...G.Value) (G.Value, error) {
 	}
 	dx := outBuf(&op.dx, op.shape)
 	d := dx.Float32s()
-	x, dy := in[0], in[1]
-	for r := 0; r < n; r++ {
-		u, v := x[r*2*w:r*2*w+w], x[r*2*w+w:(r+1)*2*w]
-		du, dv := d[r*2*w:r*2*w+w], d[r*2*w+w:(r+1)*2*w]
-		g := dy[r*w : (r+1)*w]
-		for j := 0; j < w; j++ {
-			du[j] = g[j] * op.fwd.f(v[j])
-			dv[j] = g[j] * u[j] * op.fwd.df(v[j])
+	x, dy, f := in[0], in[1], op.fwd
+	parallelFor(n, max(1, (1<<13)/w), func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			u, v := x[r*2*w:r*2*w+w], x[r*2*w+w:(r+1)*2*w]
+			du, dv := d[r*2*w:r*2*w+w], d[r*2*w+w:(r+1)*2*w]
+			g := dy[r*w : (r+1)*w]
+			if f.silu {
+				siluGateBwd(f.k, du, dv, g, u, v)
+				continue
+			}
+			for j := 0; j < w; j++ {
+				du[j] = g[j] * f.f(v[j])
+				dv[j] = g[j] * u[j] * f.df(v[j])
+			}
 		}
-	}
+	})
 	return dx, nil
 }

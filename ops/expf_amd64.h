@@ -33,3 +33,34 @@
 	VPADDD       Y5, Y10, Y10; \
 	VMULPS       Y10, Y11, Y11; \
 	VANDNPS      Y11, Y13, Y11;
+
+// EXP16 is EXP8 on 16 lanes (AVX-512F): Z11 = e^Z9 with the same operations
+// in the same order, so every lane gets exactly EXP8's bits. Z9 is clobbered;
+// Z10, Z12, Z14 and K1 are scratch; Z2-Z7 hold the constants as Y2-Y7 do for
+// EXP8. VRNDSCALEPS $0 is VROUNDPS $0 (nearest even); the zeroing mask K1
+// (Z9 not below mint, NaN included) replaces EXP8's VANDNPS.
+#define EXP16 \
+	VMINPS        Z9, Z7, Z9; \
+	VCMPPS        $5, Z6, Z9, K1; \
+	VMULPS        Z2, Z9, Z10; \
+	VRNDSCALEPS   $0, Z10, Z10; \
+	VFNMADD231PS  Z3, Z10, Z9; \
+	VFNMADD231PS  Z4, Z10, Z9; \
+	VBROADCASTSS  ·expconst+24(SB), Z11; \
+	VBROADCASTSS  ·expconst+28(SB), Z14; \
+	VFMADD213PS   Z14, Z9, Z11; \
+	VBROADCASTSS  ·expconst+32(SB), Z14; \
+	VFMADD213PS   Z14, Z9, Z11; \
+	VBROADCASTSS  ·expconst+36(SB), Z14; \
+	VFMADD213PS   Z14, Z9, Z11; \
+	VBROADCASTSS  ·expconst+40(SB), Z14; \
+	VFMADD213PS   Z14, Z9, Z11; \
+	VBROADCASTSS  ·expconst+44(SB), Z14; \
+	VFMADD213PS   Z14, Z9, Z11; \
+	VMULPS        Z9, Z9, Z12; \
+	VFMADD213PS   Z9, Z12, Z11; \
+	VADDPS        Z5, Z11, Z11; \
+	VCVTPS2DQ     Z10, Z10; \
+	VPSLLD        $23, Z10, Z10; \
+	VPADDD        Z5, Z10, Z10; \
+	VMULPS.Z      Z10, Z11, K1, Z11;

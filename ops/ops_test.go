@@ -128,6 +128,14 @@ func TestGradients(t *testing.T) {
 			}
 			return y, err
 		}},
+		{"linear-cross-entropy", [][]int{{5, 4}, {6, 4}}, func(in G.Nodes) (*G.Node, error) {
+			y, op, err := NewLinearCrossEntropy(in[0], in[1])
+			if err == nil {
+				op.chunk = 2 // three chunks, the last partial
+				err = op.SetTargets([]int32{0, 5, 2, 2, 3})
+			}
+			return y, err
+		}},
 		{"cross-entropy", [][]int{{4, 6}}, func(in G.Nodes) (*G.Node, error) {
 			y, op, err := NewCrossEntropy(in[0])
 			if err == nil {

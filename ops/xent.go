@@ -166,12 +166,16 @@ func scaleRow(d []float32, c float32, fma bool) {
 // among them); workers take the next block from a shared counter so that a
 // core slowed by other load does not hold up the rest. Every row is computed
 // the same way whatever the schedule, so results do not depend on it.
-func (op *CrossEntropy) rows(f func(lo, hi int)) {
-	rb := max(1, (1<<16)/op.v) // rows per block: about 256 KiB of logits
-	nb := (op.n + rb - 1) / rb
-	w := min(Workers(), nb, op.n*op.v>>15+1) // small inputs stay on one goroutine
+func (op *CrossEntropy) rows(f func(lo, hi int)) { logitRows(op.n, op.v, f) }
+
+// logitRows runs f over blocks of the n rows of an (n, v) logits matrix as
+// CrossEntropy.rows describes.
+func logitRows(n, v int, f func(lo, hi int)) {
+	rb := max(1, (1<<16)/v) // rows per block: about 256 KiB of logits
+	nb := (n + rb - 1) / rb
+	w := min(Workers(), nb, n*v>>15+1) // small inputs stay on one goroutine
 	if w <= 1 {
-		f(0, op.n)
+		f(0, n)
 		return
 	}
 	var next atomic.Int64
@@ -181,7 +185,7 @@ func (op *CrossEntropy) rows(f func(lo, hi int)) {
 			if b >= nb {
 				return
 			}
-			f(b*rb, min((b+1)*rb, op.n))
+			f(b*rb, min((b+1)*rb, n))
 		}
 	}
 	var wg sync.WaitGroup

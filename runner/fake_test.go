@@ -192,7 +192,7 @@ func fakeRun(name string, seed uint64) sweeps.Run {
 		Name: name, Experiment: "t", Family: "gpt2", Model: cfg,
 		BlockSize: 8, BatchSize: 4, GradAccum: 1,
 		Optimizer: sweeps.Optimizer{Name: "adamw", LR: 3e-2, MinLR: 3e-3, Warmup: 5, Schedule: "cosine",
-			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1},
+			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1, Momentum: 0.95},
 		Budget:     sweeps.Budget{Kind: sweeps.BudgetSteps, Steps: 40},
 		Eval:       sweeps.Eval{Every: 10, Batches: 2, FinalBatches: 4},
 		Checkpoint: sweeps.Checkpoint{Every: 10, Keep: 3},

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/sweeps"
@@ -164,6 +165,11 @@ type Options struct {
 	Fresh bool
 	// Owner identifies this process in leases; default host:pid.
 	Owner string
+	// WaitForLease waits for a lease held by another owner to expire instead
+	// of skipping the run (a shard database has one legitimate writer: a
+	// lease in it belongs to a predecessor that was killed before it could
+	// release it, e.g. on another node before a requeue).
+	WaitForLease bool
 	// LeaseTTL is the lease length (default 2 minutes), renewed every TTL/3.
 	LeaseTTL time.Duration
 	// FlushEvery is the number of steps buffered per store transaction (25).
@@ -187,6 +193,11 @@ type Options struct {
 	NewModel ModelFactory
 	Data     DataFunc
 	Generate GenerateFunc
+
+	// MemAvailable reports the memory the process may still use (default
+	// sysmem.Available); a run whose estimate (EstimateMemory) exceeds it
+	// fails before its model is built. An error skips the check.
+	MemAvailable func() (sysmem.Limit, error)
 
 	// now is the clock (tests may replace it); nil means time.Now.
 	now func() time.Time
@@ -275,6 +286,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
+	}
+	if o.MemAvailable == nil {
+		o.MemAvailable = sysmem.Available
 	}
 	if o.Owner == "" {
 		o.Owner = DefaultOwner()

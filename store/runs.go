@@ -72,6 +72,9 @@ type RunSummary struct {
 
 	LeaseOwner     string    // process holding the run, "" if none
 	LeaseExpiresAt time.Time // when that lease lapses
+
+	FailReason string // why it failed (status failed), e.g. "loss is NaN at step 22"
+	FailStep   int64  // last logged step when it failed
 }
 
 // Stalled reports whether the run is marked running but no process holds a
@@ -383,7 +386,11 @@ func (d *DB) SetStatus(ctx context.Context, name, status, reason string) error {
 		q = `finished_at = NULL, fail_reason = NULL, fail_step = NULL`
 	}
 	args = append(args, name)
-	res, err := d.sql.ExecContext(ctx, `UPDATE runs SET status = ?, updated_at = ?, `+q+` WHERE name = ?`, args...)
+	var res sql.Result
+	err := d.fenced(ctx, name, func(ex execer) (err error) {
+		res, err = ex.ExecContext(ctx, `UPDATE runs SET status = ?, updated_at = ?, `+q+` WHERE name = ?`, args...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set status of %q to %s: %w", name, status, err)
 	}
@@ -453,7 +460,8 @@ func (d *DB) SetRunEnv(ctx context.Context, name string, env RunEnv) error {
 // (the run_summary view).
 func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT s.name, s.experiment, s.status, s.step, s.steps_total,
-		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at, r.family, r.seed, r.pair_key
+		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at, r.fail_reason, r.fail_step,
+		r.family, r.seed, r.pair_key
 		FROM run_summary s JOIN runs r ON r.name = s.name ORDER BY s.experiment, s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("run summaries: %w", err)
@@ -463,13 +471,14 @@ func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	for rows.Next() {
 		var s RunSummary
 		var last, best sql.NullFloat64
-		var owner, exp sql.NullString
+		var owner, exp, reason sql.NullString
+		var failStep sql.NullInt64
 		var seed int64
-		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp,
+		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp, &reason, &failStep,
 			&s.Family, &seed, &s.PairKey); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}
-		s.LeaseOwner, s.Seed = owner.String, uint64(seed)
+		s.LeaseOwner, s.FailReason, s.FailStep, s.Seed = owner.String, reason.String, failStep.Int64, uint64(seed)
 		if s.LeaseExpiresAt, err = parseTime(exp); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}

@@ -28,7 +28,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // busyTimeoutMS is how long a connection waits for another writer's lock.
@@ -114,6 +115,8 @@ type DB struct {
 	now      func() time.Time
 	log      *slog.Logger
 	readOnly bool
+	// singleWriter selects the shared-storage journal mode (WithSingleWriter).
+	singleWriter bool
 	// beforeCommit, when set (tests only), runs just before each write
 	// transaction commits.
 	beforeCommit func()
@@ -167,16 +170,61 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 			}
 		}
 	}
-	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	src := dsn(path, readOnly)
+	if d.singleWriter && !readOnly {
+		src = singleWriterDSN(path)
+	}
+	db, err := sql.Open("sqlite", src)
 	if err != nil {
 		return nil, fmt.Errorf("open results database %s: %w", path, err)
 	}
+	if d.singleWriter && !readOnly {
+		db.SetMaxOpenConns(1) // the exclusive lock belongs to one connection
+	}
 	d.sql = db
+	if err := d.firstConnect(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// firstConnect opens the pool's first connection, retrying while SQLite
+// answers SQLITE_BUSY for up to the busy timeout. Switching a brand-new file
+// to WAL (the journal_mode pragma of the DSN) takes an exclusive lock for
+// which SQLite does not always call the busy handler, so processes creating
+// one fresh database at the same moment can get SQLITE_BUSY at once. Once the
+// file is in WAL mode (persistent) later connections never take that path.
+func (d *DB) firstConnect(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	wait := time.Millisecond
+	for {
+		c, err := d.sql.Conn(ctx)
+		if err == nil {
+			return c.Close() // back to the pool, pragmas applied
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if wait < 50*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // dsn builds the driver's data source name: a file: URI (the path escaped so

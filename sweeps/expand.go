@@ -2,9 +2,11 @@ package sweeps
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -152,6 +154,10 @@ func (x *expander) resolve(e *experiment, en entry, s settings, pt []assign, sho
 			if n == nil {
 				n = s.dataNode
 			}
+			var fe *data.FieldError
+			if errors.As(err, &fe) && ds.keys[fe.Field] != nil {
+				n = ds.keys[fe.Field] // the line of the offending key
+			}
 			msg := strings.TrimPrefix(err.Error(), "dataset "+spec.Name+": ")
 			return Run{}, d.errf(n, "dataset %s (used by %s): %s", spec.Name, where, msg)
 		}
@@ -279,9 +285,69 @@ func (x *expander) matchWidth(cfg models.Config, m Match) (int, error) {
 	}
 	n, err := MatchWidth(cfg, m.By, m.Target)
 	if err == nil {
+		err = checkMatch(cfg, n, m)
+	}
+	if err == nil {
 		x.matched[key] = n
 	}
 	return n, err
+}
+
+// MatchTolerance is how far (relative) the matched model's parameter count
+// or FLOPs per token may be from the target of match:.
+const MatchTolerance = 0.20
+
+// MatchMetric is the matched quantity of cfg: total parameters (by =
+// "params") or forward FLOPs per token ("flops").
+func MatchMetric(cfg models.Config, by string) float64 {
+	if by == "flops" {
+		return float64(cfg.FlopsPerToken())
+	}
+	total, _ := cfg.ParamCounts()
+	return float64(total)
+}
+
+// checkMatch refuses a matched width whose metric is further than
+// MatchTolerance from the target: the target is out of reach of this
+// family, shape and vocabulary.
+func checkMatch(cfg models.Config, n int, m Match) error {
+	cfg.NEmbd = n
+	got := MatchMetric(cfg, m.By)
+	dev := got/m.Target - 1
+	if math.Abs(dev) <= MatchTolerance {
+		return nil
+	}
+	what := "parameters"
+	if m.By == "flops" {
+		what = "FLOPs per token"
+	}
+	side := "the smallest"
+	if dev < 0 {
+		side = "the largest"
+	}
+	far := fmt.Sprintf("%+.1f%% from the target", 100*dev)
+	if dev > 1 {
+		far = fmt.Sprintf("%.3g× the target", got/m.Target)
+	}
+	return fmt.Errorf("match: %s %s is out of reach: %s valid model (n_embd %d, n_head %d, n_layer %d, vocab %d) has %s %s, %s (allowed ±%.0f%%); change the target, n_head/n_layer or the tokenizer",
+		m.By, fmtCount(m.Target), side, n, cfg.NHead, cfg.NLayer, cfg.VocabSize, fmtCount(got), what, far, 100*MatchTolerance)
+}
+
+// fmtCount writes a count with thousands separators (1,234,567), in
+// scientific notation beyond 1e15.
+func fmtCount(v float64) string {
+	if v >= 1e15 || v != math.Trunc(v) {
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	s := strconv.FormatInt(int64(v), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // MatchWidth returns the n_embd that brings cfg's total parameter count
@@ -291,13 +357,7 @@ func (x *expander) matchWidth(cfg models.Config, m Match) (int, error) {
 // configuration is valid (for gpt2: divisible by n_head); ties go to the
 // smaller width.
 func MatchWidth(cfg models.Config, by string, target float64) (int, error) {
-	metric := func(c models.Config) float64 {
-		if by == "flops" {
-			return float64(c.FlopsPerToken())
-		}
-		total, _ := c.ParamCounts()
-		return float64(total)
-	}
+	metric := func(c models.Config) float64 { return MatchMetric(c, by) }
 	if by != "params" && by != "flops" {
 		return 0, fmt.Errorf("match: %q is not allowed (allowed: params, flops)", by)
 	}

@@ -191,6 +191,15 @@ def blas_name(threads):
     return "torch %s (%s, %d threads)" % (torch.__version__, lib, threads)
 
 
+def cpu_capability():
+    """ATen's vector kernel class ("CPU capability usage: AVX2" in
+    torch.__config__.show(); ATEN_CPU_CAPABILITY lowers it)."""
+    for line in torch.__config__.show().splitlines():
+        if "CPU capability usage:" in line:
+            return line.split(":", 1)[1].strip().lower()
+    return "unknown"
+
+
 def allocated_bytes(step):
     """Approximate bytes the CPU allocator hands out during one step: the
     profiler's per-op net allocations (self memory: allocated minus freed
@@ -279,6 +288,7 @@ def main(a):
         "alloc_bytes_per_step": alloc,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "blas": blas_name(a.threads),
+        "cpu_kernels": cpu_capability(),
         "gomaxprocs": a.threads,
         "loss_first": loss_first,
         "loss_last": loss_last,

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -27,9 +26,11 @@ import (
 )
 
 // benchTrainer is what `tinyscale bench` needs from a model: a training step
-// (forward + backward) and the parameters it updates afterwards.
+// (forward + backward), a forward-only evaluation, and the parameters it
+// updates afterwards.
 type benchTrainer interface {
 	Step(inputs, targets []int32) (loss float32, err error)
+	Loss(inputs, targets []int32) (loss float32, err error)
 	Params() []benchParam
 }
 
@@ -75,6 +76,11 @@ type benchOptions struct {
 	memProfile                string
 	lr, beta1, beta2, eps, wd float64
 	gradClip                  float64
+	file, cache               string // -f: every shape of an experiments file
+
+	// afterTimed, when set, runs after the timed steps (outside the timing)
+	// on the same trainer and batches.
+	afterTimed func(tr benchTrainer, inputs, targets [][]int32) error
 }
 
 // benchResult is bench's JSON output; tools/torch_bench.py prints the same
@@ -93,6 +99,8 @@ type benchResult struct {
 	AllocBytesPerStep int64      `json:"alloc_bytes_per_step"`
 	PeakRSSBytes      int64      `json:"peak_rss_bytes"`
 	BLAS              string     `json:"blas"`
+	CPUKernels        string     `json:"cpu_kernels"` // ops kernel class ($TINYSCALE_CPU)
+	CPUModel          string     `json:"cpu_model"`   // model name in /proc/cpuinfo
 	GOMAXPROCS        int        `json:"gomaxprocs"`
 	LossFirst         float64    `json:"loss_first"`
 	LossLast          float64    `json:"loss_last"`
@@ -128,16 +136,36 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed steps to this file (go tool pprof)")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile (all samples since start) to this file (go tool pprof -sample_index=alloc_space)")
 	fs.StringVar(&o.blas, "blas", "", "BLAS backend: auto, gonum or openblas (default: $"+blas.EnvVar+", else auto)")
+	fs.StringVar(&o.file, "f", "", "experiments `FILE`: time every distinct model shape in it and estimate the sweep's wall time (shape flags not allowed; default --steps 5 --warmup 1)")
+	fs.StringVar(&o.cache, "cache", "", "data cache `DIR` for -f (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
 	o.lr, o.beta1, o.beta2, o.eps, o.wd, o.gradClip = 1e-3, 0.9, 0.95, 1e-10, 0.1, 1.0
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := o.modelConfig()
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.steps < 1 || o.warmup < 0 {
+		return usagef("--steps must be >= 1 and --warmup >= 0, got %d and %d", o.steps, o.warmup)
+	}
+	kernels, err := models.CPUKernels()
 	if err != nil {
 		return usageError{err}
 	}
-	if o.steps < 1 || o.warmup < 0 {
-		return usagef("--steps must be >= 1 and --warmup >= 0, got %d and %d", o.steps, o.warmup)
+	var cfg models.Config
+	if o.file != "" {
+		for _, name := range []string{"family", "n-embd", "n-head", "n-layer", "vocab", "block", "batch"} {
+			if set[name] {
+				return usagef("--%s cannot be combined with -f (the shapes come from the file)", name)
+			}
+		}
+		if !set["steps"] {
+			o.steps = 5
+		}
+		if !set["warmup"] {
+			o.warmup = 1
+		}
+	} else if cfg, err = o.modelConfig(); err != nil {
+		return usageError{err}
 	}
 
 	impl, info, err := c.pickBLAS(o.blas)
@@ -145,18 +173,56 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	gorgonia.Use(impl)
-	c.log.Info("bench", "family", cfg.Family, "blas", info, "gomaxprocs", runtime.GOMAXPROCS(0))
+	c.log.Info("bench", "family", cfg.Family, "blas", info, "cpu_kernels", kernels, "gomaxprocs", runtime.GOMAXPROCS(0))
 
+	if o.file != "" {
+		return c.runFile(ctx, o, info.String(), kernels)
+	}
 	res, err := runBench(ctx, o, cfg, c.newTrainer)
 	if err != nil {
 		return err
 	}
-	res.BLAS = info.String()
+	res.BLAS, res.CPUKernels, res.CPUModel = info.String(), kernels, cpuModel()
 	if o.json {
 		enc := json.NewEncoder(c.stdout)
 		return enc.Encode(res)
 	}
 	return writeBenchText(c.stdout, res)
+}
+
+// runFile times every distinct shape of an experiments file (bench -f) and
+// prints tokens/s per shape and the estimated wall time of the whole file.
+func (c *benchCmd) runFile(ctx context.Context, o benchOptions, blasInfo, kernels string) error {
+	runs, err := expandFile(ctx, o.file, o.cache)
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		return fmt.Errorf("bench: %s has no runs", o.file)
+	}
+	est, err := estimateSweep(ctx, runs, o, c.newTrainer, c.stderr)
+	if err != nil {
+		return fmt.Errorf("bench -f %s: %w", o.file, err)
+	}
+	est.File, est.BLAS, est.CPUKernels, est.GOMAXPROCS = o.file, blasInfo, kernels, runtime.GOMAXPROCS(0)
+	if o.json {
+		return json.NewEncoder(c.stdout).Encode(est)
+	}
+	return writeSweepEstimate(c.stdout, est)
+}
+
+// cpuModel is the first "model name" of /proc/cpuinfo ("" where there is none).
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // pickBLAS opens the backend the flag names, or follows $TINYSCALE_BLAS.
@@ -214,15 +280,7 @@ func runBench(ctx context.Context, o benchOptions, cfg models.Config, newTrainer
 	// A few fixed batches of random tokens, drawn before timing.
 	const nBatches = 4
 	n := o.batch * o.block
-	rng := rand.New(rand.NewPCG(o.seed, 0x7e57))
-	inputs, targets := make([][]int32, nBatches), make([][]int32, nBatches)
-	for i := range nBatches {
-		seq := make([]int32, n+1)
-		for j := range seq {
-			seq[j] = int32(rng.IntN(o.vocab))
-		}
-		inputs[i], targets[i] = seq[:n], seq[1:]
-	}
+	inputs, targets := benchTokens(o.seed, nBatches, n, o.vocab)
 
 	step := func(i int) (float32, error) {
 		loss, err := tr.Step(inputs[i%nBatches], targets[i%nBatches])
@@ -290,6 +348,11 @@ func runBench(ctx context.Context, o benchOptions, cfg models.Config, newTrainer
 	}
 	total := time.Since(start)
 	runtime.ReadMemStats(&ms1)
+	if o.afterTimed != nil {
+		if err := o.afterTimed(tr, inputs, targets); err != nil {
+			return benchResult{}, fmt.Errorf("bench: %w", err)
+		}
+	}
 	if o.memProfile != "" {
 		f, err := os.Create(o.memProfile)
 		if err != nil {
@@ -401,11 +464,12 @@ func writeBenchText(w io.Writer, r benchResult) error {
   alloc/step      %s
   peak RSS        %s
   blas            %s, GOMAXPROCS %d
+  cpu             %s kernels (%s)
   loss            %.4f -> %.4f
   step            forward + backward + %s
 `, r.Family, r.Shape.NEmbd, r.Shape.NHead, r.Shape.NLayer, r.Shape.Vocab, r.Shape.Block, r.Shape.Batch, r.Params,
 		r.TokensPerS, r.StepMsMedian, r.StepMsP10, r.StepMsP90, r.Steps, r.Warmup,
-		humanBytes(r.AllocBytesPerStep), humanBytes(r.PeakRSSBytes), r.BLAS, r.GOMAXPROCS, r.LossFirst, r.LossLast, r.Optimizer)
+		humanBytes(r.AllocBytesPerStep), humanBytes(r.PeakRSSBytes), r.BLAS, r.GOMAXPROCS, r.CPUKernels, r.CPUModel, r.LossFirst, r.LossLast, r.Optimizer)
 	return err
 }
 

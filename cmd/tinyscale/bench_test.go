@@ -32,8 +32,19 @@ func newBigramTrainer(cfg models.Config, batch int, seed uint64) (benchTrainer, 
 }
 
 func (b *bigramTrainer) Step(inputs, targets []int32) (float32, error) {
-	clear(b.g)
-	clear(b.gb)
+	return b.run(inputs, targets, true)
+}
+
+// Loss is the forward pass alone (the gradients are left as they are).
+func (b *bigramTrainer) Loss(inputs, targets []int32) (float32, error) {
+	return b.run(inputs, targets, false)
+}
+
+func (b *bigramTrainer) run(inputs, targets []int32, train bool) (float32, error) {
+	if train {
+		clear(b.g)
+		clear(b.gb)
+	}
 	var loss float64
 	p := make([]float64, b.v)
 	for i, x := range inputs {
@@ -50,6 +61,9 @@ func (b *bigramTrainer) Step(inputs, targets []int32) (float32, error) {
 		}
 		loss -= math.Log(p[targets[i]] / s)
 		for j := range p {
+			if !train {
+				break
+			}
 			d := p[j] / s
 			if j == int(targets[i]) {
 				d--
@@ -278,5 +292,59 @@ func TestBenchRealTrainer(t *testing.T) {
 				t.Errorf("loss %g -> %g, want finite and near ln 32 = %.2f at the start", r.LossFirst, r.LossLast, math.Log(32))
 			}
 		})
+	}
+}
+
+// TestBenchFile: bench -f times each distinct shape once (runs differing
+// only in seed or budget share it) and the estimate is steps × step time +
+// eval batches × eval time per run, summed; a seconds budget counts as given.
+func TestBenchFile(t *testing.T) {
+	var out bytes.Buffer
+	c := testBenchCmd(&out)
+	c.newTrainer = newModelsTrainer // the real graphs, at tiny shapes
+	args := []string{"-f", "testdata/estimate.yaml", "--cache", t.TempDir(), "--steps", "2", "--warmup", "1", "--blas", "gonum", "--json"}
+	if err := c.Run(context.Background(), args); err != nil {
+		t.Fatalf("bench %v: %v", args, err)
+	}
+	var e sweepEstimate
+	if err := json.Unmarshal(out.Bytes(), &e); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	if len(e.Shapes) != 2 || len(e.Runs) != 5 || e.Steps != 2 {
+		t.Fatalf("%d shapes, %d runs, %d steps; want 2 shapes (silia shared by 3 runs), 5 runs, 2 steps", len(e.Shapes), len(e.Runs), e.Steps)
+	}
+	if got := len(e.Shapes[1].Runs); got != 3 {
+		t.Errorf("silia shape has %d runs, want 3", got)
+	}
+	var total float64
+	for _, r := range e.Runs {
+		s := e.Shapes[r.Shape]
+		want := 30.0
+		if !r.WallClock {
+			// 40 steps; evals every 10 steps on 2 splits × 2 batches, plus 3 final batches.
+			want = (40*s.StepMs + (4*2*2+3)*s.EvalBatchMs) / 1000
+		}
+		if math.Abs(r.Seconds-want) > 1e-9*want || !(s.TokensPerS > 0 && s.StepMs > 0 && s.EvalBatchMs > 0) {
+			t.Errorf("run %s: estimate %g s, want %g (shape %+v)", r.Name, r.Seconds, want, s)
+		}
+		total += r.Seconds
+	}
+	if math.Abs(e.TotalSeconds-total) > 1e-9*total || e.CPUKernels == "" {
+		t.Errorf("total %g, want %g; cpu_kernels %q", e.TotalSeconds, total, e.CPUKernels)
+	}
+
+	out.Reset()
+	if err := testBenchCmd(&out).Run(context.Background(), args[:len(args)-1]); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"2 distinct shapes in testdata/estimate.yaml (5 runs)", "gpt2-rope-swiglu 8x2x1 V", "T16 B2",
+		"estimated wall time of the whole file:", "seconds budget"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("text output lacks %q:\n%s", s, out.String())
+		}
+	}
+	err := testBenchCmd(io.Discard).Run(context.Background(), []string{"-f", "testdata/estimate.yaml", "--n-embd", "8"})
+	if err == nil || !strings.Contains(err.Error(), "--n-embd cannot be combined with -f") {
+		t.Errorf("-f with a shape flag: %v", err)
 	}
 }

@@ -68,7 +68,7 @@ func TestModelCommandsEndToEnd(t *testing.T) {
 		Name: "e2e/silia", Experiment: "e2e", Family: cfg.Family, Model: cfg,
 		BlockSize: 8, BatchSize: 2, GradAccum: 1,
 		Optimizer: sweeps.Optimizer{Name: "adamw", LR: 1e-2, MinLR: 1e-3, Warmup: 1, Schedule: "cosine",
-			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1},
+			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1, Momentum: 0.95},
 		Budget:     sweeps.Budget{Kind: sweeps.BudgetSteps, Steps: 4},
 		Eval:       sweeps.Eval{Every: 2, Batches: 1, FinalBatches: 1},
 		Checkpoint: sweeps.Checkpoint{Every: 2, Keep: 2},

@@ -68,6 +68,14 @@ func commands(e env) []command {
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first Ctrl-C or SIGTERM cancels ctx: every command stops at
+		// its next check (a training run checkpoints first). Restoring the
+		// default handlers then makes a second signal end the process at
+		// once, so no command can swallow signals.
+		<-ctx.Done()
+		stop()
+	}()
 	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -80,8 +88,12 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands(e)
 	help := func(w io.Writer) {
 		fmt.Fprintln(w, "usage: tinyscale <command> [flags]\n\ncommands:")
+		width := 0
 		for _, c := range cmds {
-			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Summary())
+			width = max(width, len(c.Name()))
+		}
+		for _, c := range cmds {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name(), c.Summary())
 		}
 		fmt.Fprintln(w, "\nRun 'tinyscale <command> --help' for a command's flags.")
 	}

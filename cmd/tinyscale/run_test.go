@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tinyscale/tinyscale/runner"
 	"github.com/tinyscale/tinyscale/store"
 )
 
@@ -263,4 +266,29 @@ func TestRunKillAndResume(t *testing.T) {
 		t.Errorf("never resumed from a checkpoint:\n%s", stderr.String())
 	}
 	sameRunLosses(t, runLosses(t, dbPath), want)
+}
+
+// TestInterruptMessage: run's message after Ctrl-C says whether the
+// checkpoint was written, never claims it when it was not.
+func TestInterruptMessage(t *testing.T) {
+	disk := errors.New("no space left on device")
+	tests := []struct {
+		name string
+		err  error
+		want string
+		ok   bool
+	}{
+		{"not interrupted", disk, "", false},
+		{"between runs", fmt.Errorf("run a: %w", context.Canceled), "nothing to checkpoint", true},
+		{"checkpointed", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 12, Checkpointed: true, LastCkpt: 12, Cause: context.Canceled}),
+			"run a checkpointed at step 12", true},
+		{"not checkpointed", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 12, LastCkpt: 10, Cause: context.Canceled, Err: disk}),
+			"run a stopped at step 12 but its checkpoint could NOT be written (no space left on device): rerun `tinyscale run` to resume from step 10", true},
+	}
+	for _, tc := range tests {
+		got, ok := interruptMessage(tc.err)
+		if ok != tc.ok || !strings.Contains(got, tc.want) || (tc.name == "not checkpointed" && strings.Contains(got, "checkpointed at")) {
+			t.Errorf("%s: %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
 }

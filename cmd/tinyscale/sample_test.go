@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tinyscale/tinyscale/models"
@@ -55,12 +57,12 @@ func TestSampleText(t *testing.T) {
 	for _, family := range models.Families() {
 		t.Run(family, func(t *testing.T) {
 			s := testSnapshot(t, family, false)
-			a, err := sampleText(s, "the ", 20, 3.0, 0, 3)
+			a, err := sampleText(context.Background(), s, "the ", 20, 3.0, 0, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := sampleText(s, "the ", 20, 3.0, 0, 3)
-			c, _ := sampleText(s, "the ", 20, 3.0, 0, 4)
+			b, _ := sampleText(context.Background(), s, "the ", 20, 3.0, 0, 3)
+			c, _ := sampleText(context.Background(), s, "the ", 20, 3.0, 0, 4)
 			if a != b {
 				t.Errorf("same seed: %q vs %q", a, b)
 			}
@@ -70,8 +72,8 @@ func TestSampleText(t *testing.T) {
 			if !strings.HasPrefix(a, "the ") || utf8.RuneCountInString(a) != 4+20 {
 				t.Errorf("sample %q: want the prompt and 20 characters", a)
 			}
-			g1, _ := sampleText(s, "", 10, 0, 0, 1)
-			g2, _ := sampleText(s, "", 10, 0, 0, 2)
+			g1, _ := sampleText(context.Background(), s, "", 10, 0, 0, 1)
+			g2, _ := sampleText(context.Background(), s, "", 10, 0, 0, 2)
 			if g1 != g2 {
 				t.Errorf("greedy depends on the seed: %q vs %q", g1, g2)
 			}
@@ -126,5 +128,30 @@ func TestModelCommandsUsageAndErrors(t *testing.T) {
 		if _, stderr, code := runCmd(t, name, "--help"); code != 0 || !strings.Contains(stderr, "usage: tinyscale "+name) {
 			t.Errorf("%s --help: exit %d, %q", name, code, stderr)
 		}
+	}
+}
+
+// TestSampleStopsOnCancel: a cancelled context (Ctrl-C, SIGTERM) stops a long
+// generation within about a second instead of running to the end.
+func TestSampleStopsOnCancel(t *testing.T) {
+	s := testSnapshot(t, "gpt2", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := sampleText(ctx, s, "the ", maxSampleTokens, 1, 0, 1)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("sampleText after cancel: err %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stopped after %v, want about 100ms", d)
+	}
+}
+
+// TestSampleTokensLimit: --tokens beyond the limit is a usage error naming it.
+func TestSampleTokensLimit(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), []string{"sample", "--run", "x", "--tokens", "10000000"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "--tokens 10000000") || !strings.Contains(errb.String(), "at most 100000") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
 }

@@ -39,6 +39,7 @@ type statusRow struct {
 	StepsTotal  *int64   `json:"steps_total"`
 	LastLoss    *float64 `json:"last_loss"`
 	BestValLoss *float64 `json:"best_val_loss"`
+	FailReason  *string  `json:"fail_reason"` // why a failed run failed; null otherwise
 	stalled     bool     // running without a live lease (text output only)
 }
 
@@ -81,6 +82,9 @@ func (c statusCmd) Run(ctx context.Context, args []string) error {
 		if s.StepsTotal > 0 {
 			r.StepsTotal = &s.StepsTotal
 		}
+		if s.FailReason != "" {
+			r.FailReason = &s.FailReason
+		}
 		rows = append(rows, r)
 	}
 	if *asJSON {
@@ -101,7 +105,7 @@ func writeStatusTable(c statusCmd, path string, rows []statusRow) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(c.e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tSTEP\tPROGRESS\tLAST LOSS\tBEST VAL LOSS")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tSTEP\tPROGRESS\tLAST LOSS\tBEST VAL LOSS\tREASON")
 	count := map[string]int{}
 	stalled := 0
 	for _, r := range rows {
@@ -116,7 +120,11 @@ func writeStatusTable(c statusCmd, path string, rows []statusRow) error {
 			steps += "/" + strconv.FormatInt(*r.StepsTotal, 10)
 			progress = fmt.Sprintf("%.1f%%", 100*float64(r.Step)/float64(*r.StepsTotal))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, status, steps, progress, fmtLoss(r.LastLoss), fmtLoss(r.BestValLoss))
+		reason := ""
+		if r.FailReason != nil {
+			reason = *r.FailReason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, status, steps, progress, fmtLoss(r.LastLoss), fmtLoss(r.BestValLoss), reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write status: %w", err)

@@ -175,3 +175,52 @@ func TestStatusErrors(t *testing.T) {
 		t.Fatalf("help: exit %d, %q", code, errs)
 	}
 }
+
+// TestStatusShowsFailReason: a failed run's reason is in the table and in
+// --json (run tells users to look there).
+func TestStatusShowsFailReason(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	storetest.MustAddRun(t, db, storetest.Run("ok", "h1"))
+	storetest.MustAddRun(t, db, storetest.Run("bad", "h2"))
+	if err := db.WriteSteps(ctx, "bad", []store.Step{{Step: 22, Loss: math.NaN()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetStatus(ctx, "bad", store.StatusFailed, "loss is NaN at step 22"); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runStatus(t, "--db", db.Path())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(out, "\n")
+	if !strings.Contains(lines[0], "REASON") {
+		t.Errorf("header %q has no REASON column", lines[0])
+	}
+	var badLine string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "bad ") {
+			badLine = l
+		}
+	}
+	if !strings.Contains(badLine, "failed") || !strings.HasSuffix(badLine, "loss is NaN at step 22") {
+		t.Errorf("failed run's line %q lacks its reason", badLine)
+	}
+	out, errs, code = runStatus(t, "--db", db.Path(), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		want := any(nil)
+		if r["name"] == "bad" {
+			want = "loss is NaN at step 22"
+		}
+		if got, ok := r["fail_reason"]; !ok || got != want {
+			t.Errorf("%v: fail_reason %v (present %v), want %v", r["name"], got, ok, want)
+		}
+	}
+}

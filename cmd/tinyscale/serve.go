@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+
+	"github.com/tinyscale/tinyscale/serve"
+	"github.com/tinyscale/tinyscale/store"
+	"github.com/tinyscale/tinyscale/sweeps"
+)
+
+// serveCmd runs the local dashboard (package serve) on a results database.
+type serveCmd struct{ e env }
+
+func newServeCmd(e env) command { return serveCmd{e: e} }
+
+// Name implements command.
+func (serveCmd) Name() string { return "serve" }
+
+// Summary implements command.
+func (serveCmd) Summary() string {
+	return "a local dashboard: runs, live loss curves, the report, samples"
+}
+
+// Run implements command.
+func (c serveCmd) Run(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flags.SetOutput(c.e.stderr)
+	dbFlag := flags.String("db", "", "results database `PATH` (default: the db key of -f, else "+defaultDBFile+")")
+	file := flags.String("f", defaultExperimentsFile, "experiments `FILE`, read for its db key and the experiments' order")
+	addr := flags.String("addr", serve.DefaultAddr, "listen `ADDRESS` host:port (loopback by default; port 0 picks a free one)")
+	poll := flags.Int("poll-ms", 1000, "how often the page asks for new steps, in `MILLISECONDS`")
+	flags.Usage = func() {
+		fmt.Fprintf(flags.Output(), "usage: tinyscale serve [--db PATH] [--addr 127.0.0.1:8080]\n\n"+
+			"%s. It only reads the database\n(never slows or blocks training) and fetches nothing from the network.\n\nflags:\n", c.Summary())
+		flags.PrintDefaults()
+	}
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if *poll < 100 || *poll > 600000 {
+		return usagef("--poll-ms %d: must be between 100 and 600000", *poll)
+	}
+	path, err := resolveDBPath(*dbFlag, *file)
+	if err != nil {
+		return err
+	}
+	var order []string
+	h, err := sweeps.ReadHeader(*file)
+	if err != nil {
+		fileSet := false
+		flags.Visit(func(f *flag.Flag) { fileSet = fileSet || f.Name == "f" })
+		if fileSet || !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	} else {
+		order = h.Experiments
+	} // no experiments file: experiments by name
+	db, err := store.OpenReadOnly(path, store.WithLogger(c.e.log))
+	if errors.Is(err, store.ErrNoDatabase) {
+		return fmt.Errorf("no results database at %s (start `tinyscale run` first, or pass --db)", path)
+	}
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// A few connections are plenty for one dashboard and bound its load.
+	db.SQL().SetMaxOpenConns(4)
+	if !serve.IsLoopback(*addr) {
+		c.e.log.Warn("SERVING BEYOND THIS MACHINE: the dashboard has no authentication; anyone who can reach "+
+			*addr+" can read every run, config and sample in "+path, "addr", *addr)
+	}
+	srv := serve.New(db, serve.Options{Logger: c.e.log, Experiments: order, PollMS: *poll})
+	err = srv.ListenAndServe(ctx, *addr, func(a string) {
+		fmt.Fprintf(c.e.stdout, "serving %s on http://%s/ (Ctrl-C to stop)\n", path, a)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.e.stdout, "stopped")
+	return nil
+}

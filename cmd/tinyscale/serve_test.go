@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the command writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServeCommand(t *testing.T) {
+	db := statusFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- runMain(ctx, []string{"serve", "--db", db, "--addr", "127.0.0.1:0"}, &out, &errb) }()
+	var url string
+	for deadline := time.Now().Add(5 * time.Second); url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		sc := bufio.NewScanner(strings.NewReader(out.String()))
+		for sc.Scan() {
+			if _, rest, ok := strings.Cut(sc.Text(), " on http://"); ok {
+				url = "http://" + strings.TrimSuffix(rest, " (Ctrl-C to stop)")
+			}
+		}
+	}
+	if url == "" {
+		cancel()
+		t.Fatalf("no address printed; stdout %q stderr %q", out.String(), errb.String())
+	}
+	resp, err := http.Get(url + "api/runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"name":"pair/silia"`) {
+		t.Errorf("api/runs: %d %s", resp.StatusCode, b)
+	}
+	if strings.Contains(errb.String(), "SERVING BEYOND") {
+		t.Error("loopback address warned about")
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 || !strings.HasSuffix(out.String(), "stopped\n") {
+			t.Errorf("exit %d, stdout %q, stderr %q", c, out.String(), errb.String())
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("serve did not stop within 2 s of cancellation")
+	}
+}
+
+func TestServeWarnsBeyondLoopback(t *testing.T) {
+	db := statusFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stop at once: only the warning matters
+	var out, errb syncBuffer
+	if c := runMain(ctx, []string{"serve", "--db", db, "--addr", "0.0.0.0:0"}, &out, &errb); c != 0 {
+		t.Fatalf("exit %d: %s", c, errb.String())
+	}
+	if !strings.Contains(errb.String(), "SERVING BEYOND THIS MACHINE") {
+		t.Errorf("no warning for 0.0.0.0: %q", errb.String())
+	}
+}
+
+func TestServeUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--db", filepath.Join(t.TempDir(), "none.db")}, 1, "no results database at"},
+		{[]string{"--poll-ms", "5"}, 2, "--poll-ms 5"},
+		{[]string{"extra"}, 2, `unexpected argument "extra"`},
+	} {
+		_, errs, code := runCmd(t, append([]string{"serve"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: exit %d, %q; want %d, %q", tc.args, code, errs, tc.code, tc.want)
+		}
+	}
+}
