@@ -32,7 +32,7 @@ pre { background: #f7f7f7; padding: 0.5em; white-space: pre-wrap; overflow-wrap:
 </head>
 <body>
 <h1>tinyscale report</h1>
-<p class="note">{{.NRuns}} runs in {{.NExperiments}} experiments. Regenerate with <code>tinyscale report</code>;
+<p class="note">{{.NRuns}} runs in {{.NExperiments}} experiment{{if ne .NExperiments 1}}s{{end}}. Regenerate with <code>tinyscale report</code>;
 tables are also in <a href="tables/">tables/</a> as Markdown and CSV, figures in <a href="figures/">figures/</a>
 (double- and single-column), and every number stated here, with its interval and method, in <a href="report.json">report.json</a>.</p>
 {{if .Warnings}}<h2>Warnings</h2><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
