@@ -102,13 +102,19 @@ func (g *group) finalVals() map[uint64]float64 {
 // finalValsBySeed returns the final validation losses of the done runs in
 // seed order.
 func (g *group) finalValsBySeed() []float64 {
-	var out []float64
+	vals, _ := g.finalValsAndSeeds()
+	return vals
+}
+
+// finalValsAndSeeds returns the final validation losses of the done runs
+// and their seeds, in seed order.
+func (g *group) finalValsAndSeeds() (vals []float64, seeds []uint64) {
 	for _, r := range g.done() { // runs are sorted by seed
 		if e, ok := r.finalVal(); ok {
-			out = append(out, e.Loss)
+			vals, seeds = append(vals, e.Loss), append(seeds, r.Seed)
 		}
 	}
-	return out
+	return vals, seeds
 }
 
 // status summarises the runs' states, e.g. "done", "2 done, 1 running

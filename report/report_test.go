@@ -103,7 +103,7 @@ func TestHeadline(t *testing.T) {
 			t.Errorf("rate %v [%v, %v], want %v inside: %s", r, lo, hi, fixRatio, total)
 		}
 	}
-	for _, want := range []string{"1 residual dof", "RMSE", "percentile bootstrap over seeds, 1000 resamples"} {
+	for _, want := range []string{"1 residual dof", "RMSE", "percentile bootstrap over seeds (seeds resampled jointly across sizes and families), 1000 resamples"} {
 		if !strings.Contains(total, want) {
 			t.Errorf("headline lacks %q: %s", want, total)
 		}
