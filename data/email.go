@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"mime"
@@ -92,7 +93,13 @@ func emailFiles(path string, groups []string) ([]string, error) {
 		return sourceFiles(path, isMessageFile, what)
 	}
 	fi, err := os.Stat(path)
-	if err != nil || !fi.IsDir() {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("path %s does not exist", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if !fi.IsDir() {
 		return nil, groupsError{fmt.Errorf("groups need path to be a directory whose subdirectories are the groups; %s is not a directory", path)}
 	}
 	all, err := emailGroups(path)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // crlf turns "\n" into "\r\n", as messages are on the wire.
@@ -161,5 +162,30 @@ func TestLoadEmailMbox(t *testing.T) {
 	want := "First body.\n\nFrom now on, a body line (no date: not an envelope).\n>From the escaped line.\nSecond bödy.\nFourth body.\n"
 	if c.Text != want || c.Docs != 3 || c.Files != 1 {
 		t.Errorf("got %q (%d docs), want %q (3 docs; the image-only message skipped)", c.Text, c.Docs, want)
+	}
+}
+
+// FuzzMessageText checks that any input gives valid UTF-8 text or an error,
+// never a panic or a hang.
+func FuzzMessageText(f *testing.F) {
+	f.Add([]byte("Subject: x\n\nbody\n"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/rfc822\n\nContent-Type: text/html; charset=koi8-r\nContent-Transfer-Encoding: base64\n\nPGI+8NLJ18XUPC9iPg==\n--b--\n"))
+	f.Add([]byte("From a@b  Thu Aug 22 12:36:23 2002\nContent-Type: text/plain; charset=iso-2022-jp\nContent-Transfer-Encoding: quoted-printable\n\n=1B$B$3=1B(B=\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		text, err := MessageText(raw)
+		if err == nil && (!utf8.ValidString(text) || strings.TrimSpace(text) != text || text == "") {
+			t.Fatalf("MessageText(%q) = %q: not valid, trimmed, non-empty UTF-8", raw, text)
+		}
+	})
+}
+
+func TestEmailMissingPath(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "not-installed")
+	for _, groups := range [][]string{nil, {"ham"}} {
+		err := Spec{Kind: KindEmail, Path: missing, Groups: groups}.Validate()
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != "path" || !strings.Contains(err.Error(), "path "+missing+" does not exist") {
+			t.Errorf("groups %v: %v", groups, err)
+		}
 	}
 }

@@ -97,7 +97,7 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 		}
 	}
 	start := time.Now()
-	slog.Info("data: preparing", "dataset", spec.Name, "kind", spec.Kind, "bytes", len(corpus.Text), "tokenizer", tok.Kind, "vocab_size", tok.VocabSize)
+	slog.Info("data: preparing", "dataset", spec.Name, "kind", spec.Kind, "files", corpus.Files, "docs", corpus.Docs, "bytes", len(corpus.Text), "tokenizer", tok.Kind, "vocab_size", tok.VocabSize)
 	p, err := build(ctx, spec, tok, corpus)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", spec.Name, err)

@@ -39,7 +39,7 @@ func TestSlurmScripts(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"merge --require-done -o '" + dir + "/results.db'",
+		"merge --require-done -o '" + dir + "/results.db' \"${shards[@]}\"",
 		"'" + dir + "/shards/task-0.db'", "'" + dir + "/shards/task-4.db'",
 		"report --db '" + dir + "/results.db' --out '" + dir + "/report'",
 		"#SBATCH --partition=cpu\n",

@@ -143,8 +143,14 @@ var mergeTmpl = template.Must(template.New("merge").Funcs(template.FuncMap{"q": 
 #SBATCH --partition={{.Partition}}{{end}}
 set -uo pipefail
 rc=0
-{{q .Binary}} merge --require-done -o {{q .ResultsDB}}{{range .Shards}} \
-  {{q .}}{{end}} || rc=$?
+shards=()
+for f in{{range .Shards}} \
+  {{q .}}{{end}}; do
+  if [ -e "$f" ]; then shards+=("$f"); else echo "missing shard $f (its task never started): its runs stay pending" >&2; rc=1; fi
+done
+if [ ${#shards[@]} -gt 0 ]; then
+  {{q .Binary}} merge --require-done -o {{q .ResultsDB}} "${shards[@]}" || rc=1
+fi
 if [ -e {{q .ResultsDB}} ]; then
   {{q .Binary}} status --db {{q .ResultsDB}} || true
   {{q .Binary}} report --db {{q .ResultsDB}} --out {{q .ReportDir}} || rc=1

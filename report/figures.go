@@ -75,7 +75,7 @@ func slug(s string) string {
 func distinctLRs(gs []*group) bool {
 	seen := map[float64]bool{}
 	for _, g := range gs {
-		seen[g.cfg.LR] = true
+		seen[g.rec.LR] = true
 	}
 	return len(seen) > 1
 }
@@ -631,18 +631,18 @@ func (a *analysis) lrFigures(pal palette) ([]Figure, error) {
 		var ns []int
 		for _, g := range gs {
 			vals := g.finalValsBySeed()
-			if len(vals) == 0 || !(g.cfg.LR > 0) {
+			if len(vals) == 0 || !(g.rec.LR > 0) {
 				continue
 			}
-			k := g.family + "\x00" + g.cfg.Shape()
+			k := g.family + "\x00" + g.rec.Shape()
 			s, ok := byKey[k]
 			if !ok {
-				s = &series{family: g.family, shape: g.cfg.Shape(), params: g.paramsTot}
+				s = &series{family: g.family, shape: g.rec.Shape(), params: g.paramsTot}
 				byKey[k] = s
 				keys = append(keys, k)
 			}
 			iv, _ := TInterval(vals, ConfidenceLevel)
-			s.xys = append(s.xys, plotter.XY{X: g.cfg.LR, Y: iv.Mean})
+			s.xys = append(s.xys, plotter.XY{X: g.rec.LR, Y: iv.Mean})
 			s.ivs = append(s.ivs, iv)
 			ns = append(ns, iv.N)
 		}

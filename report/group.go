@@ -44,7 +44,7 @@ type run struct {
 type group struct {
 	experiment string
 	family     string
-	cfg        *RunData // the first run: shape and learning rate of the configuration
+	rec        *RunData // the first run: its record (shape, learning rate, reference) is the configuration's
 	pairKey    string   // equal for the groups of a matched pair
 	runs       []run    // sorted by seed, then name
 	paramsTot  int64
@@ -55,9 +55,9 @@ type group struct {
 
 // label is the short legend label of a group, e.g. "silia C=64 H=4 L=2 lr=0.003".
 func (g *group) label(withLR bool) string {
-	s := g.family + " " + g.cfg.Shape()
-	if withLR && g.cfg.LR > 0 {
-		s += " lr=" + fmtG(g.cfg.LR)
+	s := g.family + " " + g.rec.Shape()
+	if withLR && g.rec.LR > 0 {
+		s += " lr=" + fmtG(g.rec.LR)
 	}
 	return s
 }
@@ -102,13 +102,19 @@ func (g *group) finalVals() map[uint64]float64 {
 // finalValsBySeed returns the final validation losses of the done runs in
 // seed order.
 func (g *group) finalValsBySeed() []float64 {
-	var out []float64
+	vals, _ := g.finalValsAndSeeds()
+	return vals
+}
+
+// finalValsAndSeeds returns the final validation losses of the done runs
+// and their seeds, in seed order.
+func (g *group) finalValsAndSeeds() (vals []float64, seeds []uint64) {
 	for _, r := range g.done() { // runs are sorted by seed
 		if e, ok := r.finalVal(); ok {
-			out = append(out, e.Loss)
+			vals, seeds = append(vals, e.Loss), append(seeds, r.Seed)
 		}
 	}
-	return out
+	return vals, seeds
 }
 
 // status summarises the runs' states, e.g. "done", "2 done, 1 running
@@ -164,7 +170,7 @@ func analyse(ds Dataset) (*analysis, error) {
 		g, ok := byKey[key]
 		if !ok {
 			g = &group{
-				experiment: rd.Experiment, family: rd.Family, cfg: rd,
+				experiment: rd.Experiment, family: rd.Family, rec: rd,
 				pairKey:   pk,
 				paramsTot: rd.ParamsTotal, paramsNE: rd.ParamsNonEmbedding, flopsTok: rd.FlopsPerToken,
 			}

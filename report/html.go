@@ -18,8 +18,8 @@ var pageTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
 body { font-family: sans-serif; max-width: 1100px; margin: 1em auto; padding: 0 1em; color: #222; line-height: 1.35; }
 .scroll { max-width: 100%; overflow-x: auto; margin: 0.5em 0 1.5em; }
 table { border-collapse: collapse; font-size: 0.8em; }
-th, td { border: 1px solid #ccc; padding: 0.2em 0.4em; text-align: left; vertical-align: top; max-width: 22em; overflow-wrap: anywhere; }
-th { position: sticky; top: 0; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.4em; text-align: left; vertical-align: top; max-width: 22em; overflow-wrap: break-word; }
+th { overflow-wrap: anywhere; }
 li, p, figcaption { overflow-wrap: anywhere; }
 th { background: #f0f0f0; }
 figure { margin: 1.5em 0; }
@@ -32,7 +32,7 @@ pre { background: #f7f7f7; padding: 0.5em; white-space: pre-wrap; overflow-wrap:
 </head>
 <body>
 <h1>tinyscale report</h1>
-<p class="note">{{.NRuns}} runs in {{.NExperiments}} experiments. Regenerate with <code>tinyscale report</code>;
+<p class="note">{{.NRuns}} runs in {{.NExperiments}} experiment{{if ne .NExperiments 1}}s{{end}}. Regenerate with <code>tinyscale report</code>;
 tables are also in <a href="tables/">tables/</a> as Markdown and CSV, figures in <a href="figures/">figures/</a>
 (double- and single-column), and every number stated here, with its interval and method, in <a href="report.json">report.json</a>.</p>
 {{if .Warnings}}<h2>Warnings</h2><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}

@@ -114,6 +114,7 @@ type jsonRate struct {
 	NoInterval       string `json:"no_interval,omitempty"`
 	Replicates       int    `json:"bootstrap_replicates"`
 	Failed           int    `json:"bootstrap_failed"`
+	Paired           bool   `json:"bootstrap_paired"`
 	Extrapolated     bool   `json:"extrapolated"`
 }
 
@@ -204,8 +205,9 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 			PairDeltaCI:  "paired t-interval of the per-seed differences candidate - baseline over the seeds both finished",
 			PowerLawFit:  "L(N) = a*N^-b + c fitted to the size means; " + PowerLawMethod + "; dof = points - 3; rmse = sqrt(sse/points); a fit with dof < 1 is not usable",
 			ExchangeRate: "baseline size at the candidate's mean loss on the baseline fit, divided by the candidate's size",
-			ExchangeCI: fmt.Sprintf("percentile bootstrap over seeds: %d resamples, each resampling with replacement the seeds of every point, "+
-				"refitting the baseline and recomputing the rate; a fixed seed makes it reproducible", BootstrapReplicates),
+			ExchangeCI: fmt.Sprintf("percentile bootstrap over seeds: %d resamples, each drawing seeds with replacement (jointly for all points "+
+				"when they finished the same seeds, bootstrap_paired; else per point), refitting the baseline on the resampled means and "+
+				"recomputing the rate; a fixed generator seed makes it reproducible", BootstrapReplicates),
 			SizeSelection: "at each size the configuration with the lowest mean final validation loss (best_of > 1: a best-of over the sweep, selected on the reported split)",
 		},
 		Headlines: nonNil(heads), Warnings: nonNil(warnings),
@@ -223,7 +225,7 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 				}
 			}
 			je.Configurations = append(je.Configurations, jsonConfig{
-				Family: g.family, PairKey: g.pairKey, Shape: shapeOf(g.cfg), LR: num(g.cfg.LR),
+				Family: g.family, PairKey: g.pairKey, Shape: shapeOf(g.rec), LR: num(g.rec.LR),
 				ParamsTotal: g.paramsTot, ParamsNonEmbedding: g.paramsNE, Runs: len(g.runs), Seeds: nonNilU(seeds),
 				ValLoss: toJSONInterval(iv), ValLossStd: num(Std(vals)), Status: g.status(),
 			})
@@ -235,8 +237,8 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 		for _, r := range prs {
 			je.Pairs = append(je.Pairs, jsonPair{
 				PairKey:   r.key,
-				Baseline:  jsonPairSide{Family: r.base.family, Shape: shapeOf(r.base.cfg), ParamsTotal: r.base.paramsTot, ValLoss: nums(r.baseLoss)},
-				Candidate: jsonPairSide{Family: r.cand.family, Shape: shapeOf(r.cand.cfg), ParamsTotal: r.cand.paramsTot, ValLoss: nums(r.candLoss)},
+				Baseline:  jsonPairSide{Family: r.base.family, Shape: shapeOf(r.base.rec), ParamsTotal: r.base.paramsTot, ValLoss: nums(r.baseLoss)},
+				Candidate: jsonPairSide{Family: r.cand.family, Shape: shapeOf(r.cand.rec), ParamsTotal: r.cand.paramsTot, ValLoss: nums(r.candLoss)},
 				Seeds:     nonNilU(r.seeds), Delta: toJSONInterval(r.delta), Verdict: r.verdict,
 			})
 		}
@@ -266,7 +268,7 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 						js.Rates = append(js.Rates, jsonRate{
 							Candidate: cand, Baseline: base, CandidateParams: num(r.candParams), CandidateValLoss: num(r.candLoss),
 							BaselineParams: num(r.baseParams), BelowAsymptote: math.IsInf(r.baseParams, 1), Rate: num(r.rate),
-							Lo: num(r.lo), Hi: num(r.hi), NoInterval: r.noInterval, Replicates: r.replicates, Failed: r.failed,
+							Lo: num(r.lo), Hi: num(r.hi), NoInterval: r.noInterval, Replicates: r.replicates, Failed: r.failed, Paired: r.paired,
 							Extrapolated: r.extrapolated,
 						})
 					}
@@ -278,7 +280,7 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 			if c.experiment != e {
 				continue
 			}
-			je.Claims = append(je.Claims, jsonClaim{Family: c.family, PairKey: c.g.pairKey, Shape: shapeOf(c.g.cfg), Source: c.source,
+			je.Claims = append(je.Claims, jsonClaim{Family: c.family, PairKey: c.g.pairKey, Shape: shapeOf(c.g.rec), Source: c.source,
 				Published: num(c.published), Measured: toJSONInterval(c.measured), Verdict: c.verdict})
 		}
 		jr.Experiments = append(jr.Experiments, je)

@@ -114,3 +114,32 @@ func TestReportJSONOneSeed(t *testing.T) {
 		t.Error("no reason for the missing exchange-rate interval")
 	}
 }
+
+// TestBootstrapUnpairedWhenSeedsDiffer: when the points did not finish the
+// same seeds, each point's seeds are resampled on their own, and the report
+// says so.
+func TestBootstrapUnpairedWhenSeedsDiffer(t *testing.T) {
+	ds := fixture()
+	var keep []RunData
+	for _, r := range ds.Runs {
+		if r.Experiment == "scale" && r.Family == "gpt2-rope-swiglu" && r.ParamsTotal == 32_000_000 && r.Seed == 2 {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	ds.Runs = append(keep, func() RunData {
+		r := fixRun("scale", "gpt2-rope-swiglu", 3, 160, 4, 5, 32_000_000, 3e-3, fixLaw(32e6)+0.01, StatusDone, fixSteps)
+		return r
+	}())
+	rep, err := Build(ds, Options{DPI: goldenDPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(rep.Files["report.json"])
+	if !strings.Contains(s, `"bootstrap_paired": false`) || strings.Contains(s, `"bootstrap_paired": true`) {
+		t.Errorf("want unpaired resampling:\n%s", s)
+	}
+	if !strings.Contains(string(rep.Files["tables/headline.md"]), "each point's seeds resampled on their own") {
+		t.Errorf("headline does not say how it resampled:\n%s", rep.Files["tables/headline.md"])
+	}
+}

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"image/color"
@@ -102,7 +103,7 @@ func TestHeadline(t *testing.T) {
 			t.Errorf("rate %v [%v, %v], want %v inside: %s", r, lo, hi, fixRatio, total)
 		}
 	}
-	for _, want := range []string{"1 residual dof", "RMSE", "percentile bootstrap over seeds, 1000 resamples"} {
+	for _, want := range []string{"1 residual dof", "RMSE", "percentile bootstrap over seeds (seeds resampled jointly across sizes and families), 1000 resamples"} {
 		if !strings.Contains(total, want) {
 			t.Errorf("headline lacks %q: %s", want, total)
 		}
@@ -140,6 +141,34 @@ func TestThreeSizesNoHeadline(t *testing.T) {
 	for _, f := range rep.Figures {
 		if f.Name == "params_scale_total" && (!strings.Contains(f.Caption, "No law drawn") || strings.Contains(f.Caption, "Dashed")) {
 			t.Errorf("caption: %s", f.Caption)
+		}
+	}
+	// report.json: the fit is there with dof 0, marked unusable, and no rate.
+	var jr struct {
+		Experiments []struct {
+			Name    string
+			Scaling []struct {
+				Fits []struct {
+					Family string
+					DOF    int
+					Usable bool
+					Reason string
+				}
+				Rates []any `json:"exchange_rates"`
+			}
+		}
+	}
+	if err := json.Unmarshal(rep.Files["report.json"], &jr); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range jr.Experiments[0].Scaling {
+		if len(sc.Rates) != 0 {
+			t.Errorf("3 sizes, yet exchange rates: %v", sc.Rates)
+		}
+		for _, f := range sc.Fits {
+			if f.Family == "gpt2-rope-swiglu" && (f.DOF != 0 || f.Usable || !strings.Contains(f.Reason, "0 residual degrees of freedom")) {
+				t.Errorf("fit %+v", f)
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -15,6 +16,7 @@ const ConfidenceLevel = 0.95
 type sizePoint struct {
 	params float64
 	vals   []float64 // final validation loss per finished seed, by seed
+	seeds  []uint64  // the seeds of vals
 	mean   float64
 	iv     Interval // t-interval of the mean (NaN bounds when n = 1)
 	g      *group
@@ -33,7 +35,7 @@ func familySizes(gs []*group, nonEmb bool) (families []string, pts map[string][]
 	best := map[string]map[int64]sizePoint{}
 	count := map[string]map[int64]int{}
 	for _, g := range gs {
-		vals := g.finalValsBySeed()
+		vals, seeds := g.finalValsAndSeeds()
 		if len(vals) == 0 {
 			continue
 		}
@@ -45,7 +47,7 @@ func familySizes(gs []*group, nonEmb bool) (families []string, pts map[string][]
 			continue
 		}
 		iv, _ := TInterval(vals, ConfidenceLevel)
-		sp := sizePoint{params: float64(n), vals: vals, mean: iv.Mean, iv: iv, g: g}
+		sp := sizePoint{params: float64(n), vals: vals, seeds: seeds, mean: iv.Mean, iv: iv, g: g}
 		if best[g.family] == nil {
 			best[g.family] = map[int64]sizePoint{}
 			count[g.family] = map[int64]int{}
@@ -110,6 +112,7 @@ type exchangeRate struct {
 	lo, hi               float64 // 95% percentile-bootstrap interval; NaN when there is none
 	noInterval           string  // why there is no interval
 	replicates, failed   int     // bootstrap resamples, and those whose baseline fit failed
+	paired               bool    // seeds were resampled jointly across all points (see exchangeRates)
 	extrapolated         bool    // the baseline size lies outside the fitted sizes
 }
 
@@ -175,18 +178,44 @@ func exchangeRates(salt string, base *familyFit, cand []sizePoint) []exchangeRat
 	if single {
 		return out
 	}
+	// When every point finished the same seeds, a resample draws seeds
+	// (with replacement) once and takes every point's mean over them: the
+	// runs of one seed share their initialisation and data streams, so their
+	// losses may move together, and a joint resample keeps that. Otherwise
+	// each point's seeds are resampled on their own.
+	seeds := base.pts[0].seeds
+	paired := true
+	for _, p := range append(append([]sizePoint(nil), base.pts...), cand...) {
+		paired = paired && slices.Equal(p.seeds, seeds)
+	}
 	rng := newBootstrapRNG(salt)
 	reps := make([][]float64, len(cand))
 	means := make([]float64, len(base.pts))
+	cm := make([]float64, len(cand))
+	idx := make([]int, len(seeds))
+	at := func(xs []float64) float64 {
+		if !paired {
+			return resampleMean(rng, xs)
+		}
+		s := 0.0
+		for _, i := range idx {
+			s += xs[i]
+		}
+		return s / float64(len(idx))
+	}
 	failed := 0
 	for b := 0; b < BootstrapReplicates; b++ {
-		for i, p := range base.pts {
-			means[i] = resampleMean(rng, p.vals)
+		if paired {
+			for i := range idx {
+				idx[i] = rng.IntN(len(seeds))
+			}
 		}
-		cm := make([]float64, len(cand))
+		for i, p := range base.pts {
+			means[i] = at(p.vals)
+		}
 		for i, sp := range cand {
 			if len(sp.vals) >= 2 {
-				cm[i] = resampleMean(rng, sp.vals)
+				cm[i] = at(sp.vals)
 			}
 		}
 		fit, err := fitPoints(base.pts, means)
@@ -201,7 +230,7 @@ func exchangeRates(salt string, base *familyFit, cand []sizePoint) []exchangeRat
 		}
 	}
 	for i := range cand {
-		out[i].replicates, out[i].failed = BootstrapReplicates, failed
+		out[i].replicates, out[i].failed, out[i].paired = BootstrapReplicates, failed, paired
 		if out[i].noInterval == "" && len(reps[i]) > 0 {
 			out[i].lo, out[i].hi = percentileInterval(reps[i], ConfidenceLevel)
 		} else if out[i].noInterval == "" {
@@ -267,7 +296,11 @@ func (s *scaling) headlines() []string {
 			st += fmt.Sprintf(". %s fit %s over %d sizes %s–%s: %d residual dof, RMSE %s", base, law, law.Points,
 				siLabel(law.NMin), siLabel(law.NMax), law.DOF, fmtE(law.RMSE))
 			if len(rates) > 0 && rates[0].replicates > 0 {
-				st += fmt.Sprintf("; intervals: percentile bootstrap over seeds, %d resamples", rates[0].replicates)
+				how := "each point's seeds resampled on their own"
+				if rates[0].paired {
+					how = "seeds resampled jointly across sizes and families"
+				}
+				st += fmt.Sprintf("; intervals: percentile bootstrap over seeds (%s), %d resamples", how, rates[0].replicates)
 				if rates[0].failed > 0 {
 					st += fmt.Sprintf(" (%d refits failed and are left out)", rates[0].failed)
 				}

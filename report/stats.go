@@ -162,8 +162,11 @@ func percentileInterval(reps []float64, level float64) (lo, hi float64) {
 			return reps[len(reps)-1]
 		}
 		f := x - float64(i)
-		if f == 0 || math.IsInf(reps[i+1], 0) {
+		switch {
+		case f == 0:
 			return reps[i]
+		case math.IsInf(reps[i+1], 1):
+			return math.Inf(1) // any share of an infinite neighbour is infinite
 		}
 		return reps[i] + f*(reps[i+1]-reps[i])
 	}

@@ -128,7 +128,7 @@ func (a *analysis) paramTable() Table {
 		for _, g := range a.groups[e] {
 			f := g.final()
 			t.Rows = append(t.Rows, []string{
-				e, g.family, g.cfg.Shape(), fmtG(g.cfg.LR), strconv.Itoa(len(g.runs)),
+				e, g.family, g.rec.Shape(), fmtG(g.rec.LR), strconv.Itoa(len(g.runs)),
 				fmtI(g.paramsTot), fmtI(g.paramsNE), fmtI(g.flopsTok), fmtF(f.tokens, 0),
 				fmtF(f.trainMean, 4), fmtF(f.trainStd, 4), fmtF(f.valMean, 4), fmtF(f.valStd, 4), fmtF(f.valCI.Lo, 4), fmtF(f.valCI.Hi, 4),
 				fmtF(f.bpbMean, 4), fmtF(f.accMean, 4), fmtF(f.tokPerS, 0), fmtF(f.wallS, 1), g.status(),
@@ -205,7 +205,7 @@ func (a *analysis) pairTable() (Table, error) {
 				ss[i] = strconv.FormatUint(s, 10)
 			}
 			t.Rows = append(t.Rows, []string{
-				e, r.key, r.base.family + " " + r.base.cfg.Shape(), r.cand.family + " " + r.cand.cfg.Shape(),
+				e, r.key, r.base.family + " " + r.base.rec.Shape(), r.cand.family + " " + r.cand.rec.Shape(),
 				fmtI(r.base.paramsTot), fmtI(r.cand.paramsTot), strconv.Itoa(len(r.seeds)), strings.Join(ss, " "),
 				fmtF(Mean(r.baseLoss), 4), fmtF(Mean(r.candLoss), 4), fmtF(r.delta.Mean, 4), fmtF(r.delta.Lo, 4), fmtF(r.delta.Hi, 4), r.verdict,
 			})
@@ -231,12 +231,12 @@ func (a *analysis) claims() []claim {
 	var out []claim
 	for _, e := range a.experiments {
 		for _, g := range a.groups[e] {
-			if g.cfg.ReferenceSource == "" || math.IsNaN(g.cfg.ReferenceValLoss) {
+			if g.rec.ReferenceSource == "" || math.IsNaN(g.rec.ReferenceValLoss) {
 				continue
 			}
 			iv, _ := TInterval(g.finalValsBySeed(), ConfidenceLevel)
-			c := claim{experiment: e, family: g.family, g: g, source: g.cfg.ReferenceSource,
-				published: g.cfg.ReferenceValLoss, measured: iv}
+			c := claim{experiment: e, family: g.family, g: g, source: g.rec.ReferenceSource,
+				published: g.rec.ReferenceValLoss, measured: iv}
 			switch {
 			case iv.N == 0:
 				c.verdict = "not measured yet"
@@ -268,7 +268,7 @@ func (a *analysis) claimsTable() Table {
 	}
 	for _, c := range a.claims() {
 		t.Rows = append(t.Rows, []string{
-			c.experiment, c.family, c.g.cfg.Shape(), fmtI(c.g.paramsTot), c.source, fmtF(c.published, 4),
+			c.experiment, c.family, c.g.rec.Shape(), fmtI(c.g.paramsTot), c.source, fmtF(c.published, 4),
 			fmtF(c.measured.Mean, 4), strconv.Itoa(c.measured.N), fmtF(c.measured.Lo, 4), fmtF(c.measured.Hi, 4),
 			fmtF(c.measured.Mean-c.published, 4), c.verdict,
 		})

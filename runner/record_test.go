@@ -52,3 +52,39 @@ func TestRecordBackfillAgreesWithSweeps(t *testing.T) {
 		})
 	}
 }
+
+// TestRunRecordCarriesReference: an experiment's reference: reaches the
+// store record of each run of a named family, with the file's hash.
+func TestRunRecordCarriesReference(t *testing.T) {
+	src := []byte(`defaults: {budget: {steps: 10}}
+experiments:
+  - name: e
+    pair: [gpt2-rope-swiglu, silia]
+    model: {n_embd: 16}
+    reference: {source: "paper v1", val_loss: {silia: 1.48}}
+`)
+	f, err := sweeps.Parse("e.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := f.Expand(func(data.Spec, tokenizer.Spec) (int, error) { return 65, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		rec := StoreRun(r).Record
+		if rec.ExperimentsSHA256 != f.SHA256 || rec.PairKey != "e" || rec.HeadDim != 16 {
+			t.Errorf("%s: record %+v", r.Name, rec)
+		}
+		switch r.Family {
+		case "silia":
+			if rec.ReferenceSource != "paper v1" || rec.ReferenceValLoss != 1.48 || rec.Width != 16 {
+				t.Errorf("silia record %+v", rec)
+			}
+		default:
+			if rec.ReferenceSource != "" || !math.IsNaN(rec.ReferenceValLoss) || rec.Width != 64 {
+				t.Errorf("%s record %+v", r.Family, rec)
+			}
+		}
+	}
+}

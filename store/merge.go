@@ -101,7 +101,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 	if err := sameTables(srcs); err != nil {
 		return sum, err
 	}
-	meta, err := mergeMeta(srcs)
+	meta, err := mergeMeta(srcs, log)
 	if err != nil {
 		return sum, err
 	}
@@ -521,10 +521,12 @@ func sameTables(srcs []*mergeSource) error {
 }
 
 // mergeMeta combines the inputs' meta keys: plans must agree; the file hash
-// is kept when all inputs agree on it; shard keys are not carried.
-func mergeMeta(srcs []*mergeSource) (map[string]string, error) {
+// is kept when all inputs agree on it (files that differ only where the plan
+// does not, e.g. in comments, are merged with a warning naming both); shard
+// keys are not carried.
+func mergeMeta(srcs []*mergeSource, log *slog.Logger) (map[string]string, error) {
 	out := map[string]string{}
-	var planFrom string
+	var planFrom, fileFrom string
 	fileAgrees := true
 	for _, s := range srcs {
 		if p, ok := s.meta[MetaPlanSHA256]; ok {
@@ -535,10 +537,12 @@ func mergeMeta(srcs []*mergeSource) (map[string]string, error) {
 			out[MetaPlanSHA256], planFrom = p, s.path
 		}
 		if f, ok := s.meta[MetaExperimentsSHA256]; ok {
-			if prev, had := out[MetaExperimentsSHA256]; had && prev != f {
+			if prev, had := out[MetaExperimentsSHA256]; had && prev != f && fileAgrees {
 				fileAgrees = false
+				log.Warn("shards were made from experiments files that differ only outside their runs (same plan: every run's name and configuration agree); merging",
+					"first", fileFrom, "second", s.path)
 			}
-			out[MetaExperimentsSHA256] = f
+			out[MetaExperimentsSHA256], fileFrom = f, s.path
 		}
 	}
 	if !fileAgrees {

@@ -314,6 +314,27 @@ func TestMergeCopiesEveryColumnAndChecksCheckpoints(t *testing.T) {
 	if err := db.SetRunEnv(ctx, "x", store.RunEnv{Host: "node3", GoVersion: "go1.26", TinyscaleVersion: "v9", BLAS: "openblas"}); err != nil {
 		t.Fatal(err)
 	}
+	// Give every column of run x a non-default value where its type and
+	// constraints allow, so that any column (also of later migrations) that
+	// merge failed to carry shows up below.
+	cols, err := db.SQL().QueryContext(ctx, `SELECT name, type FROM pragma_table_info('runs')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set [][2]string
+	for cols.Next() {
+		var n, typ string
+		cols.Scan(&n, &typ)
+		set = append(set, [2]string{n, typ})
+	}
+	cols.Close()
+	for _, c := range set {
+		if c[0] == "name" || c[0] == "status" || c[0] == "config_json" {
+			continue
+		}
+		v := map[string]any{"INTEGER": int64(42), "REAL": 0.5, "TEXT": "v-" + c[0]}[c[1]]
+		db.SQL().ExecContext(ctx, `UPDATE runs SET "`+c[0]+`" = ? WHERE name = 'x'`, v) // constraint failures left as they are
+	}
 	cks, _ := db.Checkpoints(ctx, "y")
 	db.Close()
 	os.WriteFile(cks[0].Path, []byte("corrupted"), 0o644)
@@ -339,6 +360,25 @@ func TestMergeCopiesEveryColumnAndChecksCheckpoints(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("run %s:\n got %+v\nwant %+v", n, got, want)
 		}
+	}
+	rawRow := func(db *store.DB) string {
+		rows, err := db.SQL().QueryContext(ctx, `SELECT * FROM runs WHERE name = 'x'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		names, _ := rows.Columns()
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		rows.Next()
+		rows.Scan(ptrs...)
+		return fmt.Sprint(names, vals)
+	}
+	if got, want := rawRow(m), rawRow(src); got != want {
+		t.Errorf("runs row of x:\n got %s\nwant %s", got, want)
 	}
 	var rec string
 	m.SQL().QueryRowContext(ctx, `SELECT path FROM checkpoints WHERE run = 'x'`).Scan(&rec)

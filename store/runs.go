@@ -61,6 +61,9 @@ type RunEnv struct {
 type RunSummary struct {
 	Name        string
 	Experiment  string
+	Family      string // from the run record
+	Seed        uint64
+	PairKey     string
 	Status      string
 	Step        int64
 	StepsTotal  int64
@@ -457,7 +460,8 @@ func (d *DB) SetRunEnv(ctx context.Context, name string, env RunEnv) error {
 // (the run_summary view).
 func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT s.name, s.experiment, s.status, s.step, s.steps_total,
-		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at, r.fail_reason, r.fail_step
+		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at, r.fail_reason, r.fail_step,
+		r.family, r.seed, r.pair_key
 		FROM run_summary s JOIN runs r ON r.name = s.name ORDER BY s.experiment, s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("run summaries: %w", err)
@@ -469,10 +473,12 @@ func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 		var last, best sql.NullFloat64
 		var owner, exp, reason sql.NullString
 		var failStep sql.NullInt64
-		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp, &reason, &failStep); err != nil {
+		var seed int64
+		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp, &reason, &failStep,
+			&s.Family, &seed, &s.PairKey); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}
-		s.LeaseOwner, s.FailReason, s.FailStep = owner.String, reason.String, failStep.Int64
+		s.LeaseOwner, s.FailReason, s.FailStep, s.Seed = owner.String, reason.String, failStep.Int64, uint64(seed)
 		if s.LeaseExpiresAt, err = parseTime(exp); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}

@@ -346,9 +346,9 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 	case slices.Contains(pathKinds, s.Kind) && s.Path == "":
 		return s, nil, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
 	case !slices.Contains(pathKinds, s.Kind) && s.Path != "":
-		return s, nil, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
+		return s, nil, d.errf(keys["path"], "%s: path is not allowed for kind %s", what, s.Kind)
 	case s.Field != "" && s.Kind != data.KindJSONL && s.Kind != data.KindParquet:
-		return s, nil, d.errf(p.k, "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
+		return s, nil, d.errf(keys["field"], "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
 	case s.Groups != nil && s.Kind != data.KindEmail:
 		return s, nil, d.errf(keys["groups"], "%s: groups is only for kind email, not %s", what, s.Kind)
 	// Keys that would do nothing for the kind are refused, not hashed.
@@ -356,6 +356,8 @@ func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err 
 		return s, nil, d.errf(seedN, "%s: seed is only for kind synthetic (it seeds the generator); kind %s reads its data as it is", what, s.Kind)
 	case valN != nil && s.Kind == data.KindNanoGPT && s.Tokens == 0:
 		return s, nil, d.errf(valN, "%s: val_fraction does nothing for kind nanogpt without tokens: val.bin is the validation split (with a tokens cap, val_fraction sizes the val.bin cap)", what)
+	case valN != nil && s.Kind == data.KindLLMC && s.Tokens == 0:
+		return s, nil, d.errf(valN, "%s: val_fraction does nothing for kind llmc without tokens: the *val*.bin shards are the validation split (with a tokens cap, val_fraction sizes their cap)", what)
 	}
 	return s.WithDefaults(), keys, nil
 }

@@ -186,12 +186,15 @@ func TestDashboardInBrowser(t *testing.T) {
 			status: row ? row.dataset.status : '',
 			marked: window.__e2eMarker === 'kept',
 			live: document.getElementById('live')?.textContent ?? '',
+			eta: row?.querySelector('td.eta')?.textContent ?? '',
+			foreign: performance.getEntriesByType('resource').map(e => e.name).filter(u => !u.startsWith(location.origin + '/')),
 		});
 	})()`
 	type observation struct {
-		Points, Drawn int
-		Status, Live  string
-		Marked        bool
+		Points, Drawn     int
+		Status, Live, ETA string
+		Marked            bool
+		Foreign           []string // resources the page loaded from anywhere but the dashboard
 	}
 	observe := func() observation {
 		var o observation
@@ -224,6 +227,12 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	if second.Drawn < first.Drawn {
 		t.Errorf("drawn points went from %d to %d", first.Drawn, second.Drawn)
+	}
+	if second.ETA == "" || second.ETA == "–" {
+		t.Errorf("no ETA shown for the running run: %q", second.ETA)
+	}
+	if len(second.Foreign) > 0 {
+		t.Errorf("the page loaded resources from elsewhere: %q", second.Foreign)
 	}
 	if strings.Contains(second.Live, "failed") {
 		t.Errorf("page reports a failed update: %q", second.Live)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -96,6 +97,22 @@ func TestShardAutoAndMergeEqualsSingleProcess(t *testing.T) {
 	mergedStatus, _, _ := runTinyscale("status", "--db", merged, "--json")
 	if refStatus == "" || mergedStatus != refStatus {
 		t.Errorf("status of the merged database:\n%s\nsingle process:\n%s", mergedStatus, refStatus)
+	}
+	// report.json of both: equal but for wall-clock seconds.
+	wall := regexp.MustCompile(`"wall_s": [0-9.e+-]+`)
+	reportJSON := func(db string) string {
+		out := filepath.Join(t.TempDir(), "report")
+		if _, errs, code := runTinyscale("report", "--db", db, "--out", out, "--formats", "png"); code != 0 {
+			t.Fatalf("report of %s: exit %d %s", db, code, errs)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "report.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wall.ReplaceAllString(string(b), `"wall_s": X`)
+	}
+	if a, b := reportJSON(merged), reportJSON(refDB); a != b {
+		t.Errorf("report.json of the merged database differs from a single process's beyond wall_s")
 	}
 	db, _ := store.OpenReadOnly(merged)
 	plan, ok, _ := db.Meta(context.Background(), store.MetaPlanSHA256)

@@ -33,6 +33,10 @@ func (statusCmd) Summary() string { return "show the progress of the runs in the
 // statusRow is one run in `status --json`; unknown values are null.
 type statusRow struct {
 	Name        string   `json:"name"`
+	Experiment  string   `json:"experiment"`
+	Family      string   `json:"family"`   // from the run record
+	Seed        uint64   `json:"seed"`     // from the run record
+	PairKey     string   `json:"pair_key"` // from the run record
 	Status      string   `json:"status"`
 	Step        int64    `json:"step"`
 	StepsTotal  *int64   `json:"steps_total"`
@@ -75,7 +79,8 @@ func (c statusCmd) Run(ctx context.Context, args []string) error {
 	now := time.Now()
 	rows := make([]statusRow, 0, len(sums))
 	for _, s := range sums {
-		r := statusRow{Name: s.Name, Status: s.Status, Step: s.Step,
+		r := statusRow{Name: s.Name, Experiment: s.Experiment, Family: s.Family, Seed: s.Seed, PairKey: s.PairKey,
+			Status: s.Status, Step: s.Step,
 			LastLoss: finite(s.LastLoss), BestValLoss: finite(s.BestValLoss), stalled: s.Stalled(now)}
 		if s.StepsTotal > 0 {
 			r.StepsTotal = &s.StepsTotal

@@ -74,7 +74,7 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatalf("bad JSON %q: %v", out, err)
 	}
 	want := []map[string]any{
-		{"name": "pair/gpt2", "status": "done", "step": 3.0, "steps_total": 100.0, "last_loss": 2.5, "best_val_loss": 2.625},
+		{"name": "pair/gpt2", "experiment": "test", "family": "gpt2", "seed": 0.0, "pair_key": "", "status": "done", "step": 3.0, "steps_total": 100.0, "last_loss": 2.5, "best_val_loss": 2.625},
 		{"name": "pair/silia", "status": "running", "step": 2.0, "steps_total": 100.0, "last_loss": nil, "best_val_loss": nil},
 		{"name": "pair/silia-xga", "status": "pending", "step": 0.0, "steps_total": 100.0, "last_loss": nil, "best_val_loss": nil},
 	}
