@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -191,24 +190,6 @@ func TestRunChildProcess(t *testing.T) {
 	code := runMain(ctx, strings.Split(args, "\x1f"), os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
-}
-
-// lockedBuffer is an io.Writer safe to read while a child process writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestRunSignalAndResume sends SIGTERM (as Slurm or a shell's kill does) to
