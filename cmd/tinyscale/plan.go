@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,6 +76,7 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	dbFlag := fs.String("db", "", "results database `PATH` to compare with (default: the file's db key, else "+defaultDBFile+")")
 	cache := fs.String("cache", "", "data cache `DIR` (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	memFlag := fs.String("mem", "", "check memory estimates against `SIZE` (e.g. 64G: the node that will train) instead of this machine's available memory; 0 skips the check")
 	estimate := fs.Bool("estimate", false, "time a few training steps of each distinct model shape here and estimate each run's wall time and the total (see bench -f)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: tinyscale plan [-f FILE] [--db PATH] [--json]\n\n"+
@@ -102,7 +104,20 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	mem, err := checkRuns(ctx, runs, cacheDir, sysmem.Available)
+	avail := sysmem.Available
+	if *memFlag != "" {
+		n, err := parseSize(*memFlag)
+		if err != nil {
+			return usagef("--mem %q: %v", *memFlag, err)
+		}
+		avail = func() (sysmem.Limit, error) {
+			if n == 0 {
+				return sysmem.Limit{}, errors.New("memory check off (--mem 0)")
+			}
+			return sysmem.Limit{Bytes: n, Source: "--mem " + *memFlag}, nil
+		}
+	}
+	mem, err := checkRuns(ctx, runs, cacheDir, avail)
 	if err != nil {
 		return err
 	}
@@ -157,6 +172,30 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 		return writePlanEstimate(c.e.stdout, *est)
 	}
 	return nil
+}
+
+// parseSize reads a memory size: a number with an optional unit K, M, G or
+// T (powers of 1024, as Slurm's --mem; KB/KiB... spellings too).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}}
+	upper := strings.ToUpper(t)
+	upper = strings.TrimSuffix(strings.TrimSuffix(upper, "IB"), "B")
+	for _, u := range units {
+		if strings.HasSuffix(upper, u.suffix) {
+			mult, upper = u.mult, strings.TrimSuffix(upper, u.suffix)
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(upper), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || v*float64(mult) > 1<<62 {
+		return 0, errors.New("want a size such as 64G, 512M or 0 (K, M, G, T are powers of 1024)")
+	}
+	return int64(v * float64(mult)), nil
 }
 
 // checkRuns prepares (cached) the dataset of every run, once per distinct

@@ -386,3 +386,26 @@ experiments:
 		}
 	}
 }
+
+// TestPlanMemFlag: --mem checks the plan against another machine's memory
+// (plan on a login node for a cluster node); 0 skips the check.
+func TestPlanMemFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "e.yaml")
+	yaml := "defaults:\n  budget: {steps: 5}\ndatasets:\n  tiny: {kind: synthetic, generator: stories, tokens: 20K}\nexperiments:\n  - name: e\n    data: tiny\n    models: [{family: gpt2, n_embd: 16, n_head: 2, n_layer: 1}]\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-f", file, "--db", filepath.Join(dir, "r.db"), "--cache", filepath.Join(dir, "cache")}
+	if _, errs, code := runPlan(t, append(args, "--mem", "1M")...); code != 1 || !strings.Contains(errs, "available: 1.05 MB (--mem 1M)") {
+		t.Errorf("--mem 1M: exit %d, %s", code, errs)
+	}
+	for _, ok := range []string{"0", "64G", "2TiB", "512MB"} {
+		if _, errs, code := runPlan(t, append(args, "--mem", ok)...); code != 0 {
+			t.Errorf("--mem %s: exit %d, %s", ok, code, errs)
+		}
+	}
+	if _, errs, code := runPlan(t, append(args, "--mem", "lots")...); code != 2 || !strings.Contains(errs, `--mem "lots"`) {
+		t.Errorf("--mem lots: exit %d, %s", code, errs)
+	}
+}
