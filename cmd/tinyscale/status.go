@@ -43,6 +43,7 @@ type statusRow struct {
 	LastLoss    *float64 `json:"last_loss"`
 	BestValLoss *float64 `json:"best_val_loss"`
 	FailReason  *string  `json:"fail_reason"` // why a failed run failed; null otherwise
+	FailStep    *int64   `json:"fail_step"`   // last logged step when it failed; null otherwise
 	stalled     bool     // running without a live lease (text output only)
 }
 
@@ -87,6 +88,9 @@ func (c statusCmd) Run(ctx context.Context, args []string) error {
 		}
 		if s.FailReason != "" {
 			r.FailReason = &s.FailReason
+		}
+		if s.Status == store.StatusFailed {
+			r.FailStep = &s.FailStep
 		}
 		rows = append(rows, r)
 	}

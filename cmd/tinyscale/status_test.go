@@ -222,5 +222,12 @@ func TestStatusShowsFailReason(t *testing.T) {
 		if got, ok := r["fail_reason"]; !ok || got != want {
 			t.Errorf("%v: fail_reason %v (present %v), want %v", r["name"], got, ok, want)
 		}
+		wantStep := any(nil)
+		if r["name"] == "bad" {
+			wantStep = 22.0
+		}
+		if got, ok := r["fail_step"]; !ok || got != wantStep {
+			t.Errorf("%v: fail_step %v (present %v), want %v", r["name"], got, ok, wantStep)
+		}
 	}
 }
