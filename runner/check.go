@@ -91,11 +91,15 @@ func (m MemoryEstimate) parts() string {
 		f(m.Params), f(m.Optimizer), m.Batch, m.T, f(m.Activations), f(m.Data), f(m.Eval))
 }
 
+// memoryReasonPrefix starts every CheckMemory error: a run failed with it
+// never trained and is tried again by the next `tinyscale run`.
+const memoryReasonPrefix = "needs about "
+
 // CheckMemory refuses an estimate above the available memory.
 func CheckMemory(m MemoryEstimate, lim sysmem.Limit) error {
 	if m.Total <= lim.Bytes {
 		return nil
 	}
-	return fmt.Errorf("needs about %s of memory (%s); available: %s. Lower batch_size (use grad_accum for the same tokens per step), block_size or the model size",
+	return fmt.Errorf(memoryReasonPrefix+"%s of memory (%s); available: %s. Lower batch_size (use grad_accum for the same tokens per step), block_size or the model size",
 		sysmem.FormatBytes(m.Total), m.parts(), lim)
 }

@@ -252,3 +252,26 @@ func TestFinalEvalLogWithoutBytes(t *testing.T) {
 		t.Errorf("final eval log:\n%s", out)
 	}
 }
+
+// TestMemoryFailureRetriedOnABiggerMachine: a run refused for memory never
+// trained, and whether it fits depends on the machine: the next `run` (on a
+// node with more memory, or after other processes ended) tries it again,
+// while other failed runs stay skipped.
+func TestMemoryFailureRetriedOnABiggerMachine(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	r := fakeRun("t/mem", 1)
+	o, _ := testOptions(db, &fakeWorld{}, r)
+	need := EstimateMemory(r, 3000).Total
+	o.MemAvailable = func() (sysmem.Limit, error) { return sysmem.Limit{Bytes: need / 2, Source: "small node"}, nil }
+	if sum, err := Run(ctx, o); err != nil || sum.Failed != 1 {
+		t.Fatalf("small node: %+v %v", sum, err)
+	}
+	o.MemAvailable = func() (sysmem.Limit, error) { return sysmem.Limit{Bytes: 2 * need, Source: "big node"}, nil }
+	if sum, err := Run(ctx, o); err != nil || sum.Done != 1 {
+		t.Fatalf("big node: %+v %v", sum, err)
+	}
+	if got, _ := db.GetRun(ctx, r.Name); got.Status != store.StatusDone || got.FailReason != "" {
+		t.Errorf("after the retry: status %s reason %q", got.Status, got.FailReason)
+	}
+}

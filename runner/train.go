@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,12 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 			log.Info("already done; skipping")
 			return resultSkipped, nil
 		case store.StatusFailed:
+			if cur.Step == 0 && strings.HasPrefix(cur.FailReason, memoryReasonPrefix) {
+				// Refused for memory before any step: whether it fits
+				// depends on the machine, so try again here.
+				log.Info("failed earlier for lack of memory; trying again on this machine", "reason", cur.FailReason)
+				break
+			}
 			log.Info("failed earlier; skipping (rerun with --fresh --only NAME to retry)", "reason", cur.FailReason, "step", cur.FailStep)
 			return resultSkipped, nil
 		}
