@@ -118,7 +118,7 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 	}
 	if d.readOnly {
 		if cur < target {
-			return fmt.Errorf("open %s read-only: schema version %d is older than %d; open it once with a writing command (e.g. tinyscale run) to migrate it", d.path, cur, target)
+			return &SchemaTooOldError{Path: d.path, DB: cur, Binary: target}
 		}
 		return nil
 	}

@@ -67,7 +67,27 @@ var (
 	ErrLeaseLost = errors.New("lease lost")
 	// ErrNoDatabase is returned by OpenReadOnly when the file does not exist.
 	ErrNoDatabase = errors.New("no results database")
+	// ErrSchemaTooOld is matched (errors.Is) by a *SchemaTooOldError.
+	ErrSchemaTooOld = errors.New("database schema is older than this binary")
 )
+
+// SchemaTooOldError reports, to a read-only opener, a database whose schema
+// is older than this binary's: a writing command must migrate it first. A
+// database that a writer is creating at this moment reads this way for a few
+// milliseconds (each migration commits on its own).
+type SchemaTooOldError struct {
+	Path   string // database file
+	DB     int    // the database's PRAGMA user_version
+	Binary int    // the schema version this binary reads
+}
+
+func (e *SchemaTooOldError) Error() string {
+	return fmt.Sprintf("open %s read-only: schema version %d is older than %d; open it once with a writing command (e.g. tinyscale run) to migrate it",
+		e.Path, e.DB, e.Binary)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooOld) true.
+func (e *SchemaTooOldError) Is(target error) bool { return target == ErrSchemaTooOld }
 
 // SchemaTooNewError reports a database written by a newer tinyscale.
 type SchemaTooNewError struct {

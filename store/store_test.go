@@ -250,8 +250,11 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Close()
-	if _, err := store.OpenReadOnly(old); err == nil || !strings.Contains(err.Error(), "older") {
-		t.Fatalf("OpenReadOnly(old schema) err = %v", err)
+	_, err = store.OpenReadOnly(old)
+	var tooOld *store.SchemaTooOldError
+	if !errors.As(err, &tooOld) || !errors.Is(err, store.ErrSchemaTooOld) || tooOld.DB != 1 || tooOld.Binary != store.SchemaVersion() ||
+		!strings.Contains(err.Error(), "older") {
+		t.Fatalf("OpenReadOnly(old schema) err = %v, want a *SchemaTooOldError 1 < %d", err, store.SchemaVersion())
 	}
 }
 

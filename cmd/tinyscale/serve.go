@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"time"
 
 	"github.com/tinyscale/tinyscale/serve"
 	"github.com/tinyscale/tinyscale/store"
@@ -59,7 +61,7 @@ func (c serveCmd) Run(ctx context.Context, args []string) error {
 	} else {
 		order = h.Experiments
 	} // no experiments file: experiments by name
-	db, err := store.OpenReadOnly(path, store.WithLogger(c.e.log))
+	db, err := openForViewing(ctx, path, c.e.log)
 	if errors.Is(err, store.ErrNoDatabase) {
 		return fmt.Errorf("no results database at %s (start `tinyscale run` first, or pass --db)", path)
 	}
@@ -82,4 +84,34 @@ func (c serveCmd) Run(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(c.e.stdout, "stopped")
 	return nil
+}
+
+// migrationGrace is how long a viewer waits for a database whose schema is
+// older than this binary's: long enough for a `tinyscale run` that is
+// creating or migrating the file this moment (milliseconds), short enough
+// that a truly old database is reported at once to a person.
+const migrationGrace = 5 * time.Second
+
+// openForViewing opens path read-only for a long-running viewer. A database
+// that a writer is creating or migrating right now reads as an older schema
+// for a moment; the viewer waits up to migrationGrace for it (saying so)
+// instead of failing, then reports the older schema.
+func openForViewing(ctx context.Context, path string, log *slog.Logger) (*store.DB, error) {
+	deadline := time.Now().Add(migrationGrace)
+	said := false
+	for {
+		db, err := store.OpenReadOnly(path, store.WithLogger(log))
+		if !errors.Is(err, store.ErrSchemaTooOld) || time.Now().After(deadline) {
+			return db, err
+		}
+		if !said {
+			log.Info("waiting for the database's schema to be migrated by a writer", "db", path, "reason", err)
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -4,13 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tinyscale/tinyscale/store"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the command writes.
@@ -100,5 +105,54 @@ func TestServeUsage(t *testing.T) {
 		if code != tc.code || !strings.Contains(errs, tc.want) {
 			t.Errorf("%q: exit %d, %q; want %d, %q", tc.args, code, errs, tc.code, tc.want)
 		}
+	}
+}
+
+// TestServeWaitsForAMigratingDatabase: a dashboard started while `run` is
+// still creating or migrating the database (it reads as an older schema for
+// a moment) waits for the writer instead of failing; a database that stays
+// old is reported with the older-schema error once the grace has passed.
+func TestServeWaitsForAMigratingDatabase(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "results.db")
+	emptySQLite(t, path) // what a writer's first instant leaves: schema version 0
+
+	migrated := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		db, err := store.Open(path) // the writer migrates to the latest version
+		if err == nil {
+			err = db.Close()
+		}
+		migrated <- err
+	}()
+	db, err := openForViewing(context.Background(), path, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("openForViewing while a writer migrates: %v", err)
+	}
+	db.Close()
+	if err := <-migrated; err != nil {
+		t.Fatal(err)
+	}
+
+	stale := filepath.Join(dir, "stale.db")
+	emptySQLite(t, stale)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := openForViewing(ctx, stale, slog.New(slog.NewTextHandler(io.Discard, nil))); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("openForViewing(stale) under a 200 ms context = %v, want the context's end", err)
+	}
+}
+
+// emptySQLite creates a valid SQLite file with no tables (user_version 0).
+func emptySQLite(t *testing.T, path string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec("PRAGMA user_version = 0; VACUUM"); err != nil {
+		t.Fatal(err)
 	}
 }
