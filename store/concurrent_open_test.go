@@ -204,3 +204,46 @@ func TestOpenWaitsForCreatingWriter(t *testing.T) {
 		t.Errorf("version %d, %v", v, err)
 	}
 }
+
+// TestOpenReadOnlyInUnwritableDirectory: a database in a folder this user
+// cannot write (a colleague's results, a read-only share) can still be read
+// (status, plan, report, sample, eval, export) when no writer left a -wal
+// file; with one, the error says what to do.
+func TestOpenReadOnlyInUnwritableDirectory(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root writes into read-only directories")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.db")
+	w, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.UpsertRun(ctx, store.Run{Name: "r", Experiment: "e", Family: "gpt2", ConfigHash: "h", ConfigJSON: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	r, err := store.OpenReadOnly(path)
+	if err != nil {
+		t.Fatalf("OpenReadOnly in an unwritable folder: %v", err)
+	}
+	runs, err := r.ListRuns(ctx)
+	r.Close()
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("ListRuns = %v, %v", runs, err)
+	}
+	// A -wal left by a writer cannot be replayed without writing.
+	os.Chmod(dir, 0o755)
+	if err := os.WriteFile(path+"-wal", []byte("not empty"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o555)
+	if _, err := store.OpenReadOnly(path); err == nil || !strings.Contains(err.Error(), "copy "+path+" and "+path+"-wal to a writable folder") {
+		t.Errorf("with a -wal: %v", err)
+	}
+}

@@ -202,21 +202,65 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 		db.SetMaxOpenConns(1) // the exclusive lock belongs to one connection
 	}
 	d.sql = db
-	if err := d.firstConnect(ctx); err != nil {
-		db.Close()
-		if !readOnly {
-			err = diagnoseOpen(path, err, dirWritable)
+	err = d.connectAndMigrate(ctx)
+	if err != nil && readOnly {
+		var ok bool
+		if ok, err = d.reopenImmutable(ctx, err); ok {
+			return d, nil
 		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := d.migrate(ctx); err != nil {
-		db.Close()
+	if err != nil {
 		if !readOnly {
 			err = diagnoseOpen(path, err, dirWritable)
 		}
 		return nil, err
 	}
 	return d, nil
+}
+
+// connectAndMigrate opens the first connection and migrates (or, read-only,
+// checks the schema); on error the handle is closed.
+func (d *DB) connectAndMigrate(ctx context.Context) error {
+	if err := d.firstConnect(ctx); err != nil {
+		d.sql.Close()
+		return fmt.Errorf("open %s: %w", d.path, err)
+	}
+	if err := d.migrate(ctx); err != nil {
+		d.sql.Close()
+		return err
+	}
+	return nil
+}
+
+// reopenImmutable retries a read-only open that failed because SQLite could
+// not create the -shm file beside a WAL database in a folder this process
+// cannot write (a colleague's results, a read-only share). With no -wal
+// file there is no writer and nothing to replay, so the file is opened as
+// immutable. It returns false and the error to report otherwise.
+func (d *DB) reopenImmutable(ctx context.Context, err error) (bool, error) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || (se.Code()&0xff != sqlite3.SQLITE_READONLY && se.Code()&0xff != sqlite3.SQLITE_CANTOPEN) {
+		return false, err
+	}
+	dir := filepath.Dir(d.path)
+	perr := dirWritable(dir)
+	if perr == nil {
+		return false, err
+	}
+	if fi, serr := os.Stat(d.path + "-wal"); serr == nil && fi.Size() > 0 {
+		return false, fmt.Errorf("cannot read results database %s: directory %s is not writable (%v) and holds %s-wal, which SQLite must replay by writing beside it; copy %s and %s-wal to a writable folder and read the copy: %w",
+			d.path, dir, perr, d.path, d.path, d.path, err)
+	}
+	db, oerr := sql.Open("sqlite", dsn(d.path, true)+"&immutable=1")
+	if oerr != nil {
+		return false, err
+	}
+	d.sql = db
+	if cerr := d.connectAndMigrate(ctx); cerr != nil {
+		return false, fmt.Errorf("%w (and read as immutable: %v)", err, cerr)
+	}
+	d.log.Debug("results database opened immutable: its directory is not writable", "path", d.path)
+	return true, nil
 }
 
 // firstConnect opens the pool's first connection, retrying while SQLite
