@@ -203,6 +203,11 @@ func readJSONLFile(ctx context.Context, path, field string, tb *textBuilder) err
 		}
 		b, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(b)) > 0 {
+			// encoding/json would replace bad bytes by U+FFFD silently;
+			// text files with them are refused, so are these lines.
+			if err := checkUTF8(fmt.Sprintf("%s:%d", path, line), b); err != nil {
+				return err
+			}
 			var obj map[string]json.RawMessage
 			if jerr := json.Unmarshal(b, &obj); jerr != nil {
 				return fmt.Errorf("%s:%d: not a JSON object: %w", path, line, jerr)
