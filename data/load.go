@@ -317,11 +317,11 @@ func loadTokenIDs(spec Spec) (*Corpus, error) {
 	}
 	// Hash: sha256 of the train bytes' sha256 and the val bytes' sha256.
 	trainHash, valHash := sha256.New(), sha256.New()
-	train, nTrain, err := readTokenFiles(trainFiles, spec.Tokens, trainHash)
+	train, nTrain, err := readTokenFiles(trainFiles, spec.Tokens, trainHash, spec.Kind == KindLLMC)
 	if err != nil {
 		return nil, err
 	}
-	val, nVal, err := readTokenFiles(valFiles, valLimit, valHash)
+	val, nVal, err := readTokenFiles(valFiles, valLimit, valHash, spec.Kind == KindLLMC)
 	if err != nil {
 		return nil, err
 	}
