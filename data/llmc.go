@@ -33,8 +33,9 @@ func isLLMCShard(head []byte) bool {
 // readTokenFile reads a .bin token file: an llm.c shard when it starts with
 // LLMCMagic (the header is checked against the file size), else raw
 // little-endian uint16 ids as nanoGPT's prepare.py writes them. It returns at
-// most limit ids (0: all) and the bytes hashed for the content hash.
-func readTokenFile(path string, limit int64) ([]int32, []byte, error) {
+// most limit ids (0: all) and the bytes hashed for the content hash. With
+// shardsOnly (kind llmc) a file without the magic is an error.
+func readTokenFile(path string, limit int64, shardsOnly bool) ([]int32, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open %s: %w", path, err)
@@ -47,6 +48,9 @@ func readTokenFile(path string, limit int64) ([]int32, []byte, error) {
 	var head [4]byte
 	if _, err := f.ReadAt(head[:], 0); err == nil && isLLMCShard(head[:]) {
 		return readLLMCShard(f, path, fi.Size(), limit)
+	}
+	if shardsOnly {
+		return nil, nil, fmt.Errorf("%s: not an llm.c shard: it does not start with the magic %d (raw uint16 ids are kind nanogpt's train.bin and val.bin)", path, LLMCMagic)
 	}
 	if fi.Size()%2 != 0 {
 		return nil, nil, fmt.Errorf("%s: size %d is odd; nanogpt .bin files hold little-endian uint16 ids", path, fi.Size())
@@ -153,7 +157,7 @@ func llmcShards(dir string) (train, val []string, err error) {
 // readTokenFiles concatenates the token files in order, up to limit ids
 // (0: all), writing the bytes read (the ids as stored) to h. It returns the
 // ids and the number of files read.
-func readTokenFiles(files []string, limit int64, h hash.Hash) ([]int32, int, error) {
+func readTokenFiles(files []string, limit int64, h hash.Hash, shardsOnly bool) ([]int32, int, error) {
 	var ids []int32
 	n := 0
 	for _, f := range files {
@@ -164,7 +168,7 @@ func readTokenFiles(files []string, limit int64, h hash.Hash) ([]int32, int, err
 				break
 			}
 		}
-		got, raw, err := readTokenFile(f, left)
+		got, raw, err := readTokenFile(f, left, shardsOnly)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -132,9 +132,19 @@ func TestLLMCErrors(t *testing.T) {
 		})
 	}
 
+	// A file without the magic is an error for llmc (for nanogpt it is raw
+	// uint16 ids): 100 zero bytes used to load as 50 token ids.
+	raw := t.TempDir()
+	os.WriteFile(filepath.Join(raw, "a_train.bin"), make([]byte, 100), 0o644)
+	writeShard(t, filepath.Join(raw, "a_val.bin"), LLMCMagic, 1, -1, ids)
+	_, err := Load(context.Background(), Spec{Kind: KindLLMC, Path: raw}, "")
+	if want := "a_train.bin: not an llm.c shard: it does not start with the magic 20240520 (raw uint16 ids are kind nanogpt's train.bin and val.bin)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("raw file as llmc: error = %v, want containing %q", err, want)
+	}
+
 	noVal := t.TempDir()
 	writeShard(t, filepath.Join(noVal, "a_train.bin"), LLMCMagic, 1, -1, ids)
-	err := Spec{Kind: KindLLMC, Path: noVal}.Validate()
+	err = Spec{Kind: KindLLMC, Path: noVal}.Validate()
 	if err == nil || !strings.Contains(err.Error(), "has 1 train and 0 val shards") {
 		t.Errorf("no val shard: %v", err)
 	}

@@ -211,6 +211,11 @@ func readJSONLFile(ctx context.Context, path, field string, tb *textBuilder) err
 		}
 		b, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(b)) > 0 {
+			// encoding/json would replace bad bytes by U+FFFD silently;
+			// text files with them are refused, so are these lines.
+			if err := checkUTF8(fmt.Sprintf("%s:%d", path, line), b); err != nil {
+				return err
+			}
 			var obj map[string]json.RawMessage
 			if jerr := json.Unmarshal(b, &obj); jerr != nil {
 				return fmt.Errorf("%s:%d: not a JSON object: %w", path, line, jerr)
@@ -320,11 +325,11 @@ func loadTokenIDs(spec Spec) (*Corpus, error) {
 	}
 	// Hash: sha256 of the train bytes' sha256 and the val bytes' sha256.
 	trainHash, valHash := sha256.New(), sha256.New()
-	train, nTrain, err := readTokenFiles(trainFiles, spec.Tokens, trainHash)
+	train, nTrain, err := readTokenFiles(trainFiles, spec.Tokens, trainHash, spec.Kind == KindLLMC)
 	if err != nil {
 		return nil, err
 	}
-	val, nVal, err := readTokenFiles(valFiles, valLimit, valHash)
+	val, nVal, err := readTokenFiles(valFiles, valLimit, valHash, spec.Kind == KindLLMC)
 	if err != nil {
 		return nil, err
 	}

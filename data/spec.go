@@ -146,6 +146,11 @@ func (e *FieldError) Error() string { return "dataset " + e.Dataset + ": " + e.E
 // Unwrap returns Err.
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// MaxSyntheticTokens caps a synthetic corpus: its text (and then its token
+// ids, 4 bytes each) is built in memory, so a larger one is out of reach of
+// the machines tinyscale is for.
+const MaxSyntheticTokens = 1_000_000_000
+
 // Validate checks kind and generator against the registry, required and
 // forbidden fields, ranges, and that the files named by Path exist. Defaults
 // are applied first. Errors about one field are *FieldError.
@@ -184,6 +189,9 @@ func (s Spec) Validate() error {
 		}
 		if s.Tokens < 1000 {
 			return fail("tokens", "tokens %d too small for a synthetic corpus (at least 1000)", s.Tokens)
+		}
+		if s.Tokens > MaxSyntheticTokens {
+			return fail("tokens", "tokens %d too large for a synthetic corpus (at most %d: it is generated in memory)", s.Tokens, int64(MaxSyntheticTokens))
 		}
 		return nil
 	}

@@ -38,6 +38,8 @@ func TestSpecValidate(t *testing.T) {
 		{"val_fraction neg", Spec{Kind: KindGoroot, ValFraction: -0.1}, "val_fraction -0.1"},
 		{"tokens neg", Spec{Kind: KindGoroot, Tokens: -5}, "tokens -5 must not be negative"},
 		{"tiny synthetic", Spec{Kind: KindSynthetic, Generator: GenCopy, Tokens: 10}, "too small"},
+		{"huge synthetic", Spec{Kind: KindSynthetic, Generator: GenStories, Tokens: 1e15}, "tokens 1000000000000000 too large for a synthetic corpus (at most 1000000000: it is generated in memory)"},
+		{"largest synthetic", Spec{Kind: KindSynthetic, Generator: GenStories, Tokens: MaxSyntheticTokens}, ""},
 		{"path on synthetic", Spec{Kind: KindSynthetic, Generator: GenCopy, Path: "x"}, "not allowed for kind synthetic"},
 		{"path on goroot", Spec{Kind: KindGoroot, Path: "x"}, "not allowed for kind goroot"},
 		{"generator on text", Spec{Kind: KindText, Path: "testdata/text", Generator: GenCopy}, "only allowed for kind synthetic"},

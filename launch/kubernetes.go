@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // Kubernetes describes an Indexed Job (one completion index per shard) and
@@ -49,6 +50,9 @@ func jobName(name string) string {
 	return s
 }
 
+// dnsSubdomain is an RFC 1123 subdomain, the form of a PersistentVolumeClaim's name.
+var dnsSubdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
 // Validate checks the description.
 func (k Kubernetes) Validate() error {
 	switch {
@@ -58,6 +62,10 @@ func (k Kubernetes) Validate() error {
 		return errors.New("launch kubernetes: --image is required (an image with tinyscale on its PATH)")
 	case k.Claim == "":
 		return errors.New("launch kubernetes: --claim is required (a PersistentVolumeClaim every pod mounts)")
+	case strings.IndexFunc(k.Image, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		return fmt.Errorf("launch kubernetes: --image %q: an image reference has no spaces or control characters (e.g. registry.lab/tinyscale:v1)", k.Image)
+	case len(k.Claim) > 253 || !dnsSubdomain.MatchString(k.Claim):
+		return fmt.Errorf("launch kubernetes: --claim %q is not a valid PersistentVolumeClaim name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)", k.Claim)
 	case k.Parallel < 0 || k.CPUs < 0 || k.Tasks < 0 || k.BackoffLimitPerIndex < 0:
 		return fmt.Errorf("launch kubernetes: --parallel %d, --cpus %d and --tasks %d must not be negative", k.Parallel, k.CPUs, k.Tasks)
 	}

@@ -97,6 +97,32 @@ func TestSlurmValidate(t *testing.T) {
 	}
 }
 
+// TestKubernetesValidate: flag values that would make manifests kubectl
+// rejects (or a pod that cannot pull its image) are refused, naming them.
+func TestKubernetesValidate(t *testing.T) {
+	ok := Kubernetes{Sweep: testSweep(2), Image: "registry.example/tinyscale:1", Claim: "sweeps.lab-1"}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		mod  func(*Kubernetes)
+		err  string
+	}{
+		{"image with a space", func(k *Kubernetes) { k.Image = "x y" }, `launch kubernetes: --image "x y": an image reference has no spaces or control characters (e.g. registry.lab/tinyscale:v1)`},
+		{"claim upper case", func(k *Kubernetes) { k.Claim = "Bad_Name" }, `launch kubernetes: --claim "Bad_Name" is not a valid PersistentVolumeClaim name (lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters)`},
+		{"claim ends in -", func(k *Kubernetes) { k.Claim = "sweeps-" }, `--claim "sweeps-" is not a valid`},
+		{"claim too long", func(k *Kubernetes) { k.Claim = strings.Repeat("a", 254) }, `is not a valid PersistentVolumeClaim name`},
+	}
+	for _, tc := range tests {
+		k := ok
+		tc.mod(&k)
+		if err := k.Validate(); err == nil || !strings.Contains(err.Error(), tc.err) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
+		}
+	}
+}
+
 // fakeSlurm puts sbatch and scontrol stand-ins first on PATH: sbatch
 // prints ids 101, 102, ... and logs its arguments; scontrol prints
 // dir/states-ID.

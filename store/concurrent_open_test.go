@@ -247,3 +247,54 @@ func TestOpenReadOnlyInUnwritableDirectory(t *testing.T) {
 		t.Errorf("with a -wal: %v", err)
 	}
 }
+
+// TestOpenDirectoryAsDatabase: a --db that names a folder is refused with
+// that reason (SQLite said "disk I/O error (10)" or "unable to open database
+// file (14)"), by writing and reading opens alike.
+func TestOpenDirectoryAsDatabase(t *testing.T) {
+	dir := t.TempDir()
+	want := "results database " + dir + " is a directory, not a database file (give a file path such as " + filepath.Join(dir, "results.db") + ")"
+	for name, open := range map[string]func(string, ...store.Option) (*store.DB, error){"Open": store.Open, "OpenReadOnly": store.OpenReadOnly} {
+		db, err := open(dir)
+		if err == nil {
+			db.Close()
+			t.Fatalf("%s(%s): no error", name, dir)
+		}
+		if err.Error() != want {
+			t.Errorf("%s: %q, want %q", name, err, want)
+		}
+	}
+}
+
+// TestExplainLocked: SQLITE_BUSY after the whole busy timeout says which
+// process holds such a database (a shard's writer keeps an exclusive lock).
+func TestExplainLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "task-0.db")
+	holder, err := sql.Open("sqlite", "file:"+path+"?_pragma=locking_mode(EXCLUSIVE)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	holder.SetMaxOpenConns(1)
+	if _, err := holder.Exec("CREATE TABLE t (x); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var n int
+	busy := other.QueryRow("SELECT count(*) FROM t").Scan(&n)
+	if busy == nil {
+		t.Fatal("read of an exclusively locked database succeeded")
+	}
+	got := store.ExplainLocked(path, fmt.Errorf("read schema version: %w", busy)).Error()
+	want := "results database " + path + " is locked by another process (waited 10 s): a `tinyscale run --shard auto` task holds its shard database"
+	if !strings.HasPrefix(got, want) || !strings.Contains(got, "SQLITE_BUSY") {
+		t.Errorf("got %q, want prefix %q and the SQLite error", got, want)
+	}
+	if other := errors.New("file is not a database (26)"); store.ExplainLocked(path, other) != other {
+		t.Error("a non-busy error was rewritten")
+	}
+}

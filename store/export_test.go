@@ -17,3 +17,6 @@ func LoadMigrations(fsys fs.FS) (int, error) {
 
 // DiagnoseOpen exposes diagnoseOpen.
 var DiagnoseOpen = diagnoseOpen
+
+// ExplainLocked exposes explainLocked.
+var ExplainLocked = explainLocked

@@ -179,6 +179,9 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 	if path == "" {
 		return nil, errors.New("open results database: empty path")
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("results database %s is a directory, not a database file (give a file path such as %s)", path, filepath.Join(path, "results.db"))
+	}
 	d := &DB{path: path, now: time.Now, log: slog.Default(), readOnly: readOnly}
 	for _, o := range opts {
 		o(d)
@@ -213,9 +216,19 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 		if !readOnly {
 			err = diagnoseOpen(path, err, dirWritable)
 		}
-		return nil, err
+		return nil, explainLocked(path, err)
 	}
 	return d, nil
+}
+
+// explainLocked says who holds a database that stayed locked for the whole
+// busy timeout: a shard database (run --shard auto, merge's output) keeps its
+// lock for as long as its writer runs. Other errors are returned as they are.
+func explainLocked(path string, err error) error {
+	if !isBusy(err) {
+		return err
+	}
+	return fmt.Errorf("results database %s is locked by another process (waited %d s): a `tinyscale run --shard auto` task holds its shard database, and `tinyscale merge` its output, for as long as it writes; read a task's progress from its log, and merge once the tasks have ended: %w", path, busyTimeoutMS/1000, err)
 }
 
 // connectAndMigrate opens the first connection and migrates (or, read-only,

@@ -73,6 +73,7 @@ func TestBadInput(t *testing.T) {
 		{"parquet_no_files", `:8: dataset pq (used by experiment e): directory testdata/data contains no *.parquet files`},
 		{"params_without_match", `:6: experiment e: params is a match target: add match: params to size each family to it`},
 		{"rope_odd_head", `:5: experiment e: model silia 15x4x2: rope needs an even head dim, got 15`},
+		{"run_name_too_long", `:5: experiment ` + strings.Repeat("x", 250) + `: run name ` + strings.Repeat("x", 40) + `… is 256 bytes long (at most 200: run names name checkpoint folders and report and metrics files); shorten the experiment name or sweep fewer keys`},
 		{"sweep_bad_value", `:7: optimizer.schedule: "linear" is not allowed (allowed: cosine, wsd, constant)`},
 		{"sweep_duplicate_value", `:7: experiment e: sweep optimizer.lr: value 0.003 appears twice (first on line 7)`},
 		{"sweep_family", `:6: experiment e: cannot sweep model.family: list the families under models: or pair:`},

@@ -79,6 +79,9 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 				if prev, dup := names[r.Name]; dup {
 					return nil, d.errf(en.node, "experiment %s: two runs are named %s (the other from line %d): give the models different shapes or sweep values", e.name, r.Name, prev.Line)
 				}
+				if len(r.Name) > MaxRunNameBytes {
+					return nil, d.errf(en.node, "experiment %s: run name %.40s… is %d bytes long (at most %d: run names name checkpoint folders and report and metrics files); shorten the experiment name or sweep fewer keys", e.name, r.Name, len(r.Name), MaxRunNameBytes)
+				}
 				names[r.Name] = en.node
 				runs = append(runs, r)
 			}
@@ -86,6 +89,11 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 	}
 	return runs, nil
 }
+
+// MaxRunNameBytes is the longest run name a file may produce: a run's name
+// (sanitised) is a checkpoint folder's name and part of report figure and
+// export-metrics file names, which most filesystems cap at 255 bytes.
+const MaxRunNameBytes = 200
 
 func settingKeysAndTargets() []string {
 	return append(append([]string{}, settingKeys...), targetKeys...)

@@ -71,12 +71,19 @@ func (c evalCmd) Run(ctx context.Context, args []string) error {
 		// replacement characters the model never saw.
 		return fmt.Errorf("eval: %s: invalid UTF-8 at byte offset %d (the text must be UTF-8, as for training)", *textFile, invalidUTF8Offset(text))
 	}
+	interrupted := func() error { return fmt.Errorf("eval of %s interrupted: %w", *textFile, ctx.Err()) }
 	snap, err := mf.load(ctx, c.e)
 	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return err
 	}
 	res, err := evalText(ctx, snap, text, runtime.GOMAXPROCS(0))
 	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return fmt.Errorf("eval %s: %w", *textFile, err)
 	}
 	if *asJSON {

@@ -66,6 +66,9 @@ func (c exportMetricsCmd) Run(ctx context.Context, args []string) error {
 	defer db.Close()
 	res, err := export.Export(ctx, db, export.Options{Format: *format, Out: *out, Run: *run})
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("export interrupted, nothing written: %w", ctx.Err())
+		}
 		return err
 	}
 	fmt.Fprintf(c.e.stdout, "wrote %d runs (%d files, %s) to %s\n", res.Runs, len(res.Files), *format, *out)

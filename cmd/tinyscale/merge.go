@@ -64,6 +64,9 @@ func (c mergeCommand) Run(ctx context.Context, args []string) error {
 	}
 	sum, err := store.Merge(ctx, *out, inputs, c.e.log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("merge interrupted; %s is as it was (the merge is one transaction): rerun it: %w", *out, ctx.Err())
+		}
 		return err
 	}
 	statuses := make([]string, 0, len(sum.Runs))

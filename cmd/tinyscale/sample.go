@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"unicode/utf8"
 
@@ -131,8 +132,8 @@ func (c sampleCmd) Run(ctx context.Context, args []string) error {
 		return usagef("--run is required")
 	case *n <= 0 || *n > maxSampleTokens:
 		return usagef("--tokens %d: must be between 1 and at most %d (continue a longer text with --prompt)", *n, maxSampleTokens)
-	case *temp < 0:
-		return usagef("--temperature %g: must be >= 0", *temp)
+	case !(*temp >= 0) || math.IsInf(*temp, 1):
+		return usagef("--temperature %g: must be a finite number >= 0 (0: greedy)", *temp)
 	case *topK < 0:
 		return usagef("--top-k %d: must be >= 0", *topK)
 	case !utf8.ValidString(*prompt):

@@ -170,6 +170,29 @@ func TestSampleTokensLimit(t *testing.T) {
 	}
 }
 
+// TestSampleFlagValues: every out-of-range flag value is a usage error that
+// names it (NaN and Inf temperatures used to sample: NaN repeated one token,
+// Inf drew uniformly at random).
+func TestSampleFlagValues(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--temperature", "NaN"}, "tinyscale sample: --temperature NaN: must be a finite number >= 0 (0: greedy)\n"},
+		{[]string{"--temperature", "Inf"}, "tinyscale sample: --temperature +Inf: must be a finite number >= 0 (0: greedy)\n"},
+		{[]string{"--temperature", "-1"}, "tinyscale sample: --temperature -1: must be a finite number >= 0 (0: greedy)\n"},
+		{[]string{"--top-k", "-3"}, "tinyscale sample: --top-k -3: must be >= 0\n"},
+		{[]string{"--tokens", "0"}, "tinyscale sample: --tokens 0: must be between 1 and at most 100000 (continue a longer text with --prompt)\n"},
+	}
+	for _, tc := range tests {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), append([]string{"sample", "--run", "x"}, tc.args...), &out, &errb)
+		if code != 2 || errb.String() != tc.want {
+			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", tc.args, code, errb.String(), tc.want)
+		}
+	}
+}
+
 // TestSampleProcessStopsOnSIGINT: `tinyscale sample` with the largest
 // --tokens (this test binary as the child, with main's signal handling)
 // exits within about a second of a SIGINT, with a message, not at the end.

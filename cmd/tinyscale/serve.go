@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/tinyscale/tinyscale/serve"
@@ -46,6 +47,11 @@ func (c serveCmd) Run(ctx context.Context, args []string) error {
 	if *poll < 100 || *poll > 600000 {
 		return usagef("--poll-ms %d: must be between 100 and 600000", *poll)
 	}
+	if _, port, err := net.SplitHostPort(*addr); err != nil {
+		return usagef("--addr %q: want host:port, e.g. 127.0.0.1:8080 (port 0 picks a free one)", *addr)
+	} else if _, err := net.LookupPort("tcp", port); err != nil {
+		return usagef("--addr %q: port %q is not a port number from 0 to 65535", *addr, port)
+	}
 	path, err := resolveDBPath(*dbFlag, *file)
 	if err != nil {
 		return err
@@ -71,12 +77,13 @@ func (c serveCmd) Run(ctx context.Context, args []string) error {
 	defer db.Close()
 	// A few connections are plenty for one dashboard and bound its load.
 	db.SQL().SetMaxOpenConns(4)
-	if !serve.IsLoopback(*addr) {
-		c.e.log.Warn("SERVING BEYOND THIS MACHINE: the dashboard has no authentication; anyone who can reach "+
-			*addr+" can read every run, config and sample in "+path, "addr", *addr)
-	}
 	srv := serve.New(db, serve.Options{Logger: c.e.log, Experiments: order, PollMS: *poll})
 	err = srv.ListenAndServe(ctx, *addr, func(a string) {
+		// Warned once listening: an address that cannot be bound serves nothing.
+		if !serve.IsLoopback(*addr) {
+			c.e.log.Warn("SERVING BEYOND THIS MACHINE: the dashboard has no authentication; anyone who can reach "+
+				*addr+" can read every run, config and sample in "+path, "addr", *addr)
+		}
 		fmt.Fprintf(c.e.stdout, "serving %s on http://%s/ (Ctrl-C to stop)\n", path, a)
 	})
 	if err != nil {

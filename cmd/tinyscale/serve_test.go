@@ -100,10 +100,18 @@ func TestServeUsage(t *testing.T) {
 		{[]string{"--db", filepath.Join(t.TempDir(), "none.db")}, 1, "no results database at"},
 		{[]string{"--poll-ms", "5"}, 2, "--poll-ms 5"},
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
+		// A bad --addr is a usage error before anything is opened, with no
+		// "SERVING BEYOND THIS MACHINE" warning for an address never served.
+		{[]string{"--addr", "junk"}, 2, `tinyscale serve: --addr "junk": want host:port, e.g. 127.0.0.1:8080 (port 0 picks a free one)`},
+		{[]string{"--addr", "127.0.0.1:99999"}, 2, `tinyscale serve: --addr "127.0.0.1:99999": port "99999" is not a port number from 0 to 65535`},
+		{[]string{"--db", statusFixture(t), "--addr", "192.0.2.1:0"}, 1, "bind: cannot assign requested address"},
 	} {
 		_, errs, code := runCmd(t, append([]string{"serve"}, tc.args...)...)
 		if code != tc.code || !strings.Contains(errs, tc.want) {
 			t.Errorf("%q: exit %d, %q; want %d, %q", tc.args, code, errs, tc.code, tc.want)
+		}
+		if strings.Contains(errs, "SERVING BEYOND") {
+			t.Errorf("%q: warned of serving beyond this machine but served nothing: %q", tc.args, errs)
 		}
 	}
 }
