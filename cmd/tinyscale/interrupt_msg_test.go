@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// TestInterruptedCommandsSaySo: merge, export-metrics, plan and eval stopped by
+// TestInterruptedCommandsSaySo: merge, export-metrics, plan, run (preparing
+// data) and eval stopped by
 // Ctrl-C (a cancelled context) say that they were interrupted and what was
 // left, instead of an internal step's "PRAGMA synchronous = OFF: context
 // canceled", "steps of run X: context canceled" or plan's "FILE:LINE: …
@@ -35,6 +36,8 @@ func TestInterruptedCommandsSaySo(t *testing.T) {
 			"tinyscale export-metrics: export interrupted, nothing written: context canceled\n", filepath.Join(dir, "metrics")},
 		{[]string{"plan", "-f", yaml, "--db", filepath.Join(dir, "none.db"), "--cache", filepath.Join(dir, "cache")},
 			"tinyscale plan: plan interrupted (it writes nothing but finished data cache entries): context canceled\n", ""},
+		{[]string{"run", "-f", yaml, "--db", filepath.Join(dir, "run.db"), "--cache", filepath.Join(dir, "cache")},
+			"tinyscale run: interrupted outside a training step (preparing data, resuming or between runs): no step was left unsaved; rerun `tinyscale run` to go on\n", ""},
 		{[]string{"eval", "--db", db.Path(), "--run", r.Name, "--text", text},
 			"tinyscale eval: eval of " + text + " interrupted: context canceled\n", ""},
 	}

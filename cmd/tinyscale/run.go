@@ -90,6 +90,10 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		}
 		return p.Tokenizer.VocabSize(), nil
 	})
+	if err != nil && ctx.Err() != nil {
+		msg, _ := interruptMessage(ctx.Err()) // not the file:line of the dataset being prepared
+		return errors.New(msg)
+	}
 	if err != nil {
 		return err
 	}
