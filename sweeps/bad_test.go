@@ -36,6 +36,7 @@ func TestBadInput(t *testing.T) {
 		{"budget_zero", `:2: budget.steps: want a whole number from 1 to 2^53, got 0`},
 		{"binary", `:3: not valid YAML: invalid UTF-8 (byte 0x89) at byte offset 33 (an experiments file is UTF-8 text)`},
 		{"control_character", `:4: not valid YAML: control character U+0001 at byte offset 57 (an experiments file is UTF-8 text)`},
+		{"db_control_character", `:1: db: "a\x00b.db": a file name cannot hold control characters`},
 		{"cooldown_for_cosine", `:5: optimizer.cooldown_frac: does nothing for schedule cosine (it is the decay fraction of wsd); remove it or use schedule: wsd`},
 		{"dataset_seed_not_synthetic", `:5: dataset mytext: seed is only for kind synthetic (it seeds the generator); kind text reads its data as it is`},
 		{"duplicate_experiment", `:6: experiment name "e" is used twice (first on line 4)`},

@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -188,6 +189,10 @@ func Parse(name string, src []byte) (*File, error) {
 			}
 			if f.DB == "" {
 				return nil, d.errf(p.v, "db: want a file name, got an empty string")
+			}
+			if strings.IndexFunc(f.DB, unicode.IsControl) >= 0 {
+				// A NUL cut the name short for SQLite (it wrote "a" for "a\x00b.db").
+				return nil, d.errf(p.v, "db: %q: a file name cannot hold control characters", f.DB)
 			}
 		case "defaults":
 			defaults = p.v
