@@ -353,3 +353,46 @@ func TestSignalDuringLongEvalStopsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestSignalInsideLongStepStopsAtOnce: a Ctrl-C between the micro-batches
+// of a long step (grad_accum 1e6 never stopped) abandons that step at the
+// next micro-batch, checkpoints the last whole step, and the rerun's curve
+// equals an uninterrupted run's bit for bit.
+func TestSignalInsideLongStepStopsAtOnce(t *testing.T) {
+	r := fakeRun("t/longstep", 6)
+	r.GradAccum = 25
+	r.Budget.Steps = 12
+	r.Eval.Every, r.Checkpoint.Every = 5, 5
+	want := reference(t, r)
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	const at = 7*25 + 10 // inside step 8
+	after := 0
+	w := &fakeWorld{configure: func(_ int, m *fakeModel) {
+		m.onStep = func(n int) {
+			if n == at {
+				cancel()
+			}
+			if n > at {
+				after++
+			}
+		}
+	}}
+	o, _ := testOptions(db, w, r)
+	_, err := Run(cctx, o)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !ie.Checkpointed || ie.Step != 7 {
+		t.Fatalf("err %v (%+v), want an InterruptedError checkpointed at step 7", err, ie)
+	}
+	if after > 0 {
+		t.Errorf("%d micro-batches ran after the stop, want 0", after)
+	}
+	o.DB = db
+	o.NewModel = (&fakeWorld{}).newModel
+	if _, err := Run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, losses(t, db, r.Name), want)
+}

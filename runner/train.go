@@ -484,6 +484,9 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		}
 		t0 := t.now()
 		loss, err := t.forwardBackward()
+		if errors.Is(err, errStepStopped) {
+			return 0, t.interrupted(ctx)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
@@ -557,6 +560,10 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 
 func isBad(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
 
+// errStepStopped: the command was stopped between two micro-batches of a
+// step, which was abandoned (nothing of it applied).
+var errStepStopped = errors.New("stopped between micro-batches")
+
 // forwardBackward runs grad_accum micro-batches and returns the mean loss;
 // with accumulation the mean gradient is left in t.acc.
 func (t *training) forwardBackward() (float64, error) {
@@ -565,8 +572,25 @@ func (t *training) forwardBackward() (float64, error) {
 		l, err := t.model.Step(t.in, t.tg)
 		return float64(l), err
 	}
+	rng, err := t.smp.state()
+	if err != nil {
+		return 0, err
+	}
+	cursor := t.smp.cursor
 	var sum float64
 	for m := 0; m < t.accum; m++ {
+		if m > 0 && t.stop != nil && t.stop.Err() != nil {
+			// Stopped inside a long step (grad_accum micro-batches): undo
+			// the batches drawn, so that the checkpoint of the last whole
+			// step resumes exactly; the step is taken again then.
+			if err := t.smp.restore(rng, cursor); err != nil {
+				return 0, err
+			}
+			if ms, ok := t.model.(MicroStepSetter); ok {
+				ms.SetMicroStep(uint64(t.step) * uint64(t.accum))
+			}
+			return 0, errStepStopped
+		}
 		t.smp.fill(t.ds.Train, t.B, t.T, t.in, t.tg)
 		l, err := t.model.Step(t.in, t.tg)
 		if err != nil {
