@@ -24,6 +24,8 @@ type fakeModel struct {
 	errAt      int           // Step number that fails (a "crash"); 0: never
 	delay      time.Duration // sleep per Step (kill test)
 	onStep     func(n int)   // called at the start of every Step
+	losses     int           // Loss calls (evaluation batches)
+	onLoss     func(n int)   // called at the start of every Loss
 }
 
 func newFakeModel(V, d int, seed uint64) *fakeModel {
@@ -70,7 +72,13 @@ func (m *fakeModel) Step(in, tg []int32) (float32, error) {
 	return l, nil
 }
 
-func (m *fakeModel) Loss(in, tg []int32) (float32, error) { return m.run(in, tg, false), nil }
+func (m *fakeModel) Loss(in, tg []int32) (float32, error) {
+	m.losses++
+	if m.onLoss != nil {
+		m.onLoss(m.losses)
+	}
+	return m.run(in, tg, false), nil
+}
 
 // run computes the mean cross-entropy and, when grad, the gradients.
 func (m *fakeModel) run(in, tg []int32, grad bool) float32 {

@@ -3,6 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -274,4 +277,122 @@ func TestMemoryFailureRetriedOnABiggerMachine(t *testing.T) {
 	if got, _ := db.GetRun(ctx, r.Name); got.Status != store.StatusDone || got.FailReason != "" {
 		t.Errorf("after the retry: status %s reason %q", got.Status, got.FailReason)
 	}
+}
+
+// evalBits is every evaluation of run (step, split, loss bits), in order.
+func evalBits(t *testing.T, db *store.DB, run string) []string {
+	t.Helper()
+	evs, err := db.Evals(context.Background(), run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, fmt.Sprintf("%d %s %x", e.Step, e.Split, math.Float64bits(e.Loss)))
+	}
+	return out
+}
+
+// TestSignalDuringLongEvalStopsAtOnce: a Ctrl-C in the middle of an
+// evaluation of many batches stops it at the next batch (it used to run
+// every batch first: eval.batches 1e9 never stopped), checkpoints the step
+// with its evaluation pending, and the rerun evaluates that step first, so
+// steps and evals equal an uninterrupted run's bit for bit. A stop in the
+// final evaluation leaves the final checkpoint and the rerun evaluates.
+func TestSignalDuringLongEvalStopsAtOnce(t *testing.T) {
+	r := fakeRun("t/longeval", 5)
+	r.Eval.Batches = 50 // step 10's eval: Loss calls 1-100, step 20's: 101-200, final: 401-404
+	ref := storetest.MustOpenDB(t)
+	o, _ := testOptions(ref, &fakeWorld{}, r)
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	want, wantEvals := losses(t, ref, r.Name), evalBits(t, ref, r.Name)
+	for _, tc := range []struct {
+		name     string
+		at       int   // the Loss call that cancels
+		wantStep int64 // the checkpoint the stop leaves
+	}{
+		{"periodic", 130, 20},
+		{"final", 402, 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := storetest.MustOpenDB(t)
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			after := 0
+			w := &fakeWorld{configure: func(_ int, m *fakeModel) {
+				m.onLoss = func(n int) {
+					if n == tc.at {
+						cancel()
+					}
+					if n > tc.at {
+						after++
+					}
+				}
+			}}
+			o, _ := testOptions(db, w, r)
+			_, err := Run(cctx, o)
+			var ie *InterruptedError
+			if !errors.As(err, &ie) || !ie.Checkpointed || ie.Step != tc.wantStep || ie.LastCkpt != tc.wantStep {
+				t.Fatalf("err %v (%+v), want an InterruptedError checkpointed at step %d", err, ie, tc.wantStep)
+			}
+			if after > 0 {
+				t.Errorf("%d evaluation batches ran after the stop, want 0", after)
+			}
+			o.DB = db
+			o.NewModel = (&fakeWorld{}).newModel
+			if _, err := Run(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+			sameBits(t, losses(t, db, r.Name), want)
+			if got := evalBits(t, db, r.Name); !slices.Equal(got, wantEvals) {
+				t.Errorf("evals after the rerun\n%q\nwant (uninterrupted)\n%q", got, wantEvals)
+			}
+		})
+	}
+}
+
+// TestSignalInsideLongStepStopsAtOnce: a Ctrl-C between the micro-batches
+// of a long step (grad_accum 1e6 never stopped) abandons that step at the
+// next micro-batch, checkpoints the last whole step, and the rerun's curve
+// equals an uninterrupted run's bit for bit.
+func TestSignalInsideLongStepStopsAtOnce(t *testing.T) {
+	r := fakeRun("t/longstep", 6)
+	r.GradAccum = 25
+	r.Budget.Steps = 12
+	r.Eval.Every, r.Checkpoint.Every = 5, 5
+	want := reference(t, r)
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	const at = 7*25 + 10 // inside step 8
+	after := 0
+	w := &fakeWorld{configure: func(_ int, m *fakeModel) {
+		m.onStep = func(n int) {
+			if n == at {
+				cancel()
+			}
+			if n > at {
+				after++
+			}
+		}
+	}}
+	o, _ := testOptions(db, w, r)
+	_, err := Run(cctx, o)
+	var ie *InterruptedError
+	if !errors.As(err, &ie) || !ie.Checkpointed || ie.Step != 7 {
+		t.Fatalf("err %v (%+v), want an InterruptedError checkpointed at step 7", err, ie)
+	}
+	if after > 0 {
+		t.Errorf("%d micro-batches ran after the stop, want 0", after)
+	}
+	o.DB = db
+	o.NewModel = (&fakeWorld{}).newModel
+	if _, err := Run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	sameBits(t, losses(t, db, r.Name), want)
 }

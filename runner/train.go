@@ -187,16 +187,22 @@ func claim(ctx context.Context, o *Options, name string, log *slog.Logger) (bool
 
 // training is the state of one run being trained.
 type training struct {
-	o     *Options
-	r     sweeps.Run
-	log   *slog.Logger
-	db    Store
-	prog  *progress
-	ds    *Dataset
-	model Model
-	opt   *Optimizer
-	sched Schedule
-	smp   *sampler
+	o *Options
+	// stop is the command's context (Ctrl-C, SIGTERM): evaluations, which
+	// otherwise run to completion, give up between batches when it ends.
+	stop context.Context
+	// evalPending: the periodic evaluation of the current step was stopped
+	// before it finished; it is done first when training resumes.
+	evalPending bool
+	r           sweeps.Run
+	log         *slog.Logger
+	db          Store
+	prog        *progress
+	ds          *Dataset
+	model       Model
+	opt         *Optimizer
+	sched       Schedule
+	smp         *sampler
 
 	params    []Param     // the model's parameters
 	acc       [][]float32 // gradient accumulators (grad_accum > 1)
@@ -423,6 +429,7 @@ func (t *training) restore(c *ckptContent) error {
 	}
 	t.elapsedS = c.Meta.ElapsedS
 	t.estTotal = c.Meta.EstTotal
+	t.evalPending = c.Meta.EvalPending
 	return nil
 }
 
@@ -455,6 +462,16 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 	// next step boundary, where interrupted writes the checkpoint.
 	work, stopWork := leaseOnly(ctx)
 	defer stopWork()
+	t.stop = ctx
+	if t.evalPending { // stopped during this step's evaluation last time
+		if err := t.evaluate(work); err != nil {
+			if errors.Is(err, ErrStoppedInEval) {
+				return 0, &InterruptedError{Run: t.r.Name, Step: t.step, Checkpointed: true, LastCkpt: t.lastCkpt, Cause: context.Cause(ctx)}
+			}
+			return 0, err
+		}
+		t.evalPending = false
+	}
 	for {
 		if t.total > 0 && t.step >= t.total {
 			break
@@ -468,6 +485,9 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		}
 		t0 := t.now()
 		loss, err := t.forwardBackward()
+		if errors.Is(err, errStepStopped) {
+			return 0, t.interrupted(ctx)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
@@ -502,6 +522,12 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		t.prog.update(t.step, t.displayTotal(), loss, sps*float64(tokensPerStep), sps)
 		if e := t.r.Eval.Every; e > 0 && t.step%e == 0 {
 			if err := t.evaluate(work); err != nil {
+				if errors.Is(err, ErrStoppedInEval) {
+					// The checkpoint of this step says its evaluation is
+					// still to do: a rerun does it first, exactly.
+					t.evalPending = true
+					return 0, t.interrupted(ctx)
+				}
 				return 0, err
 			}
 		}
@@ -520,6 +546,10 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		return 0, err
 	}
 	if err := t.finalEval(work); err != nil {
+		if errors.Is(err, ErrStoppedInEval) {
+			// The final checkpoint is written: a rerun only evaluates.
+			return 0, &InterruptedError{Run: t.r.Name, Step: t.step, Checkpointed: true, LastCkpt: t.lastCkpt, Cause: context.Cause(ctx)}
+		}
 		return 0, err
 	}
 	if err := t.db.SetStatus(work, t.r.Name, store.StatusDone, ""); err != nil {
@@ -531,6 +561,10 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 
 func isBad(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
 
+// errStepStopped: the command was stopped between two micro-batches of a
+// step, which was abandoned (nothing of it applied).
+var errStepStopped = errors.New("stopped between micro-batches")
+
 // forwardBackward runs grad_accum micro-batches and returns the mean loss;
 // with accumulation the mean gradient is left in t.acc.
 func (t *training) forwardBackward() (float64, error) {
@@ -539,8 +573,25 @@ func (t *training) forwardBackward() (float64, error) {
 		l, err := t.model.Step(t.in, t.tg)
 		return float64(l), err
 	}
+	rng, err := t.smp.state()
+	if err != nil {
+		return 0, err
+	}
+	cursor := t.smp.cursor
 	var sum float64
 	for m := 0; m < t.accum; m++ {
+		if m > 0 && t.stop != nil && t.stop.Err() != nil {
+			// Stopped inside a long step (grad_accum micro-batches): undo
+			// the batches drawn, so that the checkpoint of the last whole
+			// step resumes exactly; the step is taken again then.
+			if err := t.smp.restore(rng, cursor); err != nil {
+				return 0, err
+			}
+			if ms, ok := t.model.(MicroStepSetter); ok {
+				ms.SetMicroStep(uint64(t.step) * uint64(t.accum))
+			}
+			return 0, errStepStopped
+		}
 		t.smp.fill(t.ds.Train, t.B, t.T, t.in, t.tg)
 		l, err := t.model.Step(t.in, t.tg)
 		if err != nil {
@@ -727,7 +778,7 @@ func (t *training) checkpoint(ctx context.Context) error {
 	c := &ckptContent{Meta: ckptMeta{
 		Run: t.r.Name, Step: t.step, ConfigHash: t.r.Hash(), Config: t.r.ConfigJSON(),
 		Tokenizer: t.ds.TokenizerJSON, RNG: rng, Cursor: t.smp.cursor, OptSteps: optT,
-		ElapsedS: t.elapsed(), EstTotal: t.estTotal,
+		ElapsedS: t.elapsed(), EstTotal: t.estTotal, EvalPending: t.evalPending,
 	}}
 	for _, p := range t.params {
 		c.Tensors = append(c.Tensors, namedData{Name: "param/" + p.Name, Shape: p.Shape, Data: p.Value()})
@@ -782,12 +833,22 @@ func (t *training) prune(ctx context.Context) error {
 	return nil
 }
 
-// evalLoss is the mean loss over batches filled by fill.
+// ErrStoppedInEval stops an evaluation (eval.batches batches may take long)
+// when the command is stopped (Ctrl-C, SIGTERM): the step's checkpoint is
+// then written with the evaluation marked pending, and a rerun evaluates
+// that step first, exactly as an uninterrupted run would have.
+var ErrStoppedInEval = errors.New("stopped during an evaluation")
+
+// evalLoss is the mean loss over batches filled by fill. It gives up with
+// ErrStoppedInEval when the command is stopped.
 func (t *training) evalLoss(n int, fill func(b int, in, tg []int32)) (float64, error) {
 	in := make([]int32, t.B*t.T)
 	tg := make([]int32, t.B*t.T)
 	var sum float64
 	for b := 0; b < n; b++ {
+		if t.stop != nil && t.stop.Err() != nil {
+			return 0, ErrStoppedInEval
+		}
 		fill(b, in, tg)
 		l, err := t.model.Loss(in, tg)
 		if err != nil {

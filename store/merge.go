@@ -16,7 +16,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrMergeConflict is matched (errors.Is) by every refusal of Merge to
@@ -114,7 +116,8 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 	if err := os.MkdirAll(filepath.Dir(absOut), 0o755); err != nil {
 		return sum, fmt.Errorf("merge: %w", err)
 	}
-	tmpf, err := os.CreateTemp(filepath.Dir(absOut), "."+filepath.Base(absOut)+".merge-*")
+	removeStaleMerges(filepath.Dir(absOut), filepath.Base(absOut))
+	tmpf, err := os.CreateTemp(filepath.Dir(absOut), fmt.Sprintf(".%s.merge-p%d-*", filepath.Base(absOut), os.Getpid()))
 	if err != nil {
 		return sum, fmt.Errorf("merge: %w", err)
 	}
@@ -797,4 +800,41 @@ func syncDirOf(path string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// removeStaleMerges removes the temporary output databases (and their
+// journals) beside out that merges killed part-way left:
+// ".<base>.merge-p<pid>-*" whose process is gone, and ".<base>.merge-*" of
+// older versions, with no pid. Those of merges still running are kept.
+func removeStaleMerges(dir, base string) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		rest, ok := strings.CutPrefix(e.Name(), "."+base+".merge-")
+		if !ok || e.IsDir() {
+			continue
+		}
+		if pidPart, ok := strings.CutPrefix(rest, "p"); ok {
+			pid, _, _ := strings.Cut(pidPart, "-")
+			if n, err := strconv.Atoi(pid); err == nil && processAlive(n) {
+				continue
+			}
+		}
+		os.Remove(filepath.Join(dir, e.Name()))
+	}
+}
+
+// processAlive reports whether a process with this pid exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -400,5 +401,38 @@ func TestMergeRefusesOtherSchemaVersion(t *testing.T) {
 	_, err = store.Merge(context.Background(), filepath.Join(dir, "out.db"), []string{a, b}, quiet)
 	if err == nil || !strings.Contains(err.Error(), b) || !strings.Contains(err.Error(), "schema version") {
 		t.Fatalf("err %v, want a schema version refusal naming %s", err, b)
+	}
+}
+
+// TestMergeRemovesFilesOfKilledMerges: a merge killed before its rename
+// (kill -9) leaves its temporary output and journal beside OUT; the next
+// merge into OUT removes them once their process is gone (they stayed for
+// ever, each as large as the output), and keeps a running merge's.
+func TestMergeRemovesFilesOfKilledMerges(t *testing.T) {
+	dir := t.TempDir()
+	a := mkDB(t, dir, "a.db", nil, fixRun{"x", "hx", "done", 5, 0})
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	stale := fmt.Sprintf(".out.db.merge-p%d-123", dead.Process.Pid)
+	live := fmt.Sprintf(".out.db.merge-p%d-456", os.Getpid())
+	for _, name := range []string{stale, stale + "-journal", ".out.db.merge-1754800847", ".out.db.merge-1754800847-journal", live} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.Merge(context.Background(), filepath.Join(dir, "out.db"), []string{a}, quiet); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".merge-") {
+			left = append(left, e.Name())
+		}
+	}
+	if len(left) != 1 || left[0] != live {
+		t.Errorf("left %q, want only the running merge's %q", left, live)
 	}
 }

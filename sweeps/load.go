@@ -23,6 +23,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -142,7 +144,7 @@ func Parse(name string, src []byte) (*File, error) {
 	var doc yaml.Node
 	yd := yaml.NewDecoder(bytes.NewReader(src))
 	if err := yd.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return nil, yamlError(name, err)
+		return nil, yamlError(name, err, src)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{File: name, Line: 1, Msg: "empty file: want db:, defaults:, datasets: and experiments:"}
@@ -157,7 +159,7 @@ func Parse(name string, src []byte) (*File, error) {
 			break
 		}
 		if err != nil {
-			return nil, yamlError(name, err)
+			return nil, yamlError(name, err, src)
 		}
 		if emptyDocument(&next) {
 			continue
@@ -187,6 +189,10 @@ func Parse(name string, src []byte) (*File, error) {
 			}
 			if f.DB == "" {
 				return nil, d.errf(p.v, "db: want a file name, got an empty string")
+			}
+			if strings.IndexFunc(f.DB, unicode.IsControl) >= 0 {
+				// A NUL cut the name short for SQLite (it wrote "a" for "a\x00b.db").
+				return nil, d.errf(p.v, "db: %q: a file name cannot hold control characters", f.DB)
 			}
 		case "defaults":
 			defaults = p.v
@@ -697,13 +703,40 @@ func nest(key string, k, v *yaml.Node) *yaml.Node {
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlError turns a yaml.v3 syntax error into an *Error with its line.
-func yamlError(name string, err error) error {
+// yaml.v3 gives no line for bytes it cannot read (invalid UTF-8, control
+// characters: a binary file); those are found in src and named with their
+// line and byte offset.
+func yamlError(name string, err error, src []byte) error {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{File: name, Line: line, Msg: "not valid YAML: " + m[2]}
 	}
+	if line, off, what := unreadableByte(src); line > 0 {
+		return &Error{File: name, Line: line, Msg: fmt.Sprintf("not valid YAML: %s at byte offset %d (an experiments file is UTF-8 text)", what, off)}
+	}
 	return &Error{File: name, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// unreadableByte finds the first byte of src that YAML cannot hold: invalid
+// UTF-8 or a control character other than tab, LF and CR (and NEL). It
+// returns its 1-based line, its byte offset and what it is; line 0: none.
+func unreadableByte(src []byte) (line, off int, what string) {
+	line = 1
+	for off < len(src) {
+		r, size := utf8.DecodeRune(src[off:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return line, off, fmt.Sprintf("invalid UTF-8 (byte 0x%02x)", src[off])
+		case r == '\n':
+			line++
+		case r == '\t' || r == '\r' || r == 0x85 || r == 0xFEFF:
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			return line, off, fmt.Sprintf("control character %U", r)
+		}
+		off += size
+	}
+	return 0, 0, ""
 }
 
 // flat reports whether n is a scalar, or (at depth 0) a list or mapping of

@@ -130,7 +130,7 @@ func ReadHeader(path string) (Header, error) {
 		} `yaml:"experiments"`
 	}
 	if err := yaml.Unmarshal(b, &top); err != nil {
-		return Header{}, yamlError(path, err)
+		return Header{}, yamlError(path, err, b)
 	}
 	h := Header{DB: top.DB}
 	for _, e := range top.Experiments {

@@ -70,6 +70,16 @@ type planRow struct {
 
 // Run implements command.
 func (c planCmd) Run(ctx context.Context, args []string) error {
+	err := c.plan(ctx, args)
+	if err != nil && ctx.Err() != nil {
+		// Not "experiments.yaml:14: …: train tokenizer: context canceled":
+		// the file is fine, the user stopped plan.
+		return fmt.Errorf("plan interrupted (it writes nothing but finished data cache entries): %w", ctx.Err())
+	}
+	return err
+}
+
+func (c planCmd) plan(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(c.e.stderr)
 	file := fs.String("f", defaultExperimentsFile, "experiments `FILE`")

@@ -90,6 +90,10 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		}
 		return p.Tokenizer.VocabSize(), nil
 	})
+	if err != nil && ctx.Err() != nil {
+		msg, _ := interruptMessage(ctx.Err()) // not the file:line of the dataset being prepared
+		return errors.New(msg)
+	}
 	if err != nil {
 		return err
 	}
@@ -163,6 +167,8 @@ func interruptMessage(err error) (string, bool) {
 	switch {
 	case !errors.As(err, &ie):
 		return "interrupted outside a training step (preparing data, resuming or between runs): no step was left unsaved; rerun `tinyscale run` to go on", true
+	case ie.Checkpointed && ie.Step == 0:
+		return fmt.Sprintf("interrupted; run %s stopped in its first step (nothing to save yet): rerun `tinyscale run` to start it", ie.Run), true
 	case ie.Checkpointed:
 		return fmt.Sprintf("interrupted; run %s checkpointed at step %d: rerun `tinyscale run` to resume", ie.Run, ie.Step), true
 	default:

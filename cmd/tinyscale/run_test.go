@@ -400,6 +400,8 @@ func TestInterruptMessage(t *testing.T) {
 		{"between runs", fmt.Errorf("run a: %w", context.Canceled), "no step was left unsaved", true},
 		{"checkpointed", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 12, Checkpointed: true, LastCkpt: 12, Cause: context.Canceled}),
 			"run a checkpointed at step 12", true},
+		{"first step", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 0, Checkpointed: true, Cause: context.Canceled}),
+			"interrupted; run a stopped in its first step (nothing to save yet): rerun `tinyscale run` to start it", true},
 		{"not checkpointed", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 12, LastCkpt: 10, Cause: context.Canceled, Err: disk}),
 			"run a stopped at step 12 but its checkpoint could NOT be written (no space left on device): rerun `tinyscale run` to resume from step 10", true},
 	}

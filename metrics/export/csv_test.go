@@ -6,8 +6,11 @@ import (
 	"encoding/csv"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -170,6 +173,42 @@ func TestExportInterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("an interrupted export created the output folder")
+	}
+}
+
+// TestExportRemovesPartialsOfKilledExports: the temporary folders that
+// killed exports left beside the output (kill -9 leaves them; they used to
+// stay for ever) are removed by the next export there; a running export's
+// folder is kept.
+func TestExportRemovesPartialsOfKilledExports(t *testing.T) {
+	db := fixtureDB(t)
+	dir := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1):", err)
+	}
+	stale := []string{
+		fmt.Sprintf(".metrics.partial-p%d-123", dead.Process.Pid),
+		".metrics.partial-3545380003", // an older version's name, no pid
+	}
+	live := fmt.Sprintf(".metrics.partial-p%d-456", os.Getpid())
+	for _, name := range append(stale, live, ".other.partial-1") {
+		if err := os.MkdirAll(filepath.Join(dir, name, "exp"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := Export(context.Background(), db, Options{Format: FormatCSV, Out: filepath.Join(dir, "metrics")}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	want := []string{live, ".other.partial-1", "metrics"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("entries %q, want %q", got, want)
 	}
 }
 

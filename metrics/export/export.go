@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/tinyscale/tinyscale/internal/atomicfile"
 	"github.com/tinyscale/tinyscale/store"
@@ -239,11 +240,49 @@ func newTempDir(out string) (*tempDir, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".partial-")
+	removeStalePartials(parent, filepath.Base(out))
+	tmp, err := os.MkdirTemp(parent, fmt.Sprintf(".%s.partial-p%d-", filepath.Base(out), os.Getpid()))
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	return &tempDir{path: tmp, out: out}, nil
+}
+
+// removeStalePartials removes the temporary folders beside the output folder
+// base that exports killed part-way left (".<base>.partial-p<pid>-*" whose
+// process is gone, and ".<base>.partial-*" of older versions, with no pid);
+// those of exports still running are kept.
+func removeStalePartials(parent, base string) {
+	es, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		rest, ok := strings.CutPrefix(e.Name(), "."+base+".partial-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		if pidPart, ok := strings.CutPrefix(rest, "p"); ok {
+			pid, _, _ := strings.Cut(pidPart, "-")
+			if n, err := strconv.Atoi(pid); err == nil && processAlive(n) {
+				continue
+			}
+		}
+		os.RemoveAll(filepath.Join(parent, e.Name()))
+	}
+}
+
+// processAlive reports whether a process with this pid exists.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // write stores data under the slash-separated relative name, fsynced.
