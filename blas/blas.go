@@ -153,7 +153,7 @@ func Open(opts Options) (Impl, Info, error) {
 		impl, info, err := openOpenBLAS(opts)
 		if err != nil {
 			impl, info := fallback()
-			info.Fallback = err.Error()
+			info.Fallback = oneLine(err.Error())
 			return impl, info, nil
 		}
 		return impl, info, nil
@@ -171,10 +171,19 @@ func Load() (Impl, Info) {
 	impl, info, err := Open(Options{Backend: choice})
 	if err != nil {
 		impl, info := fallback()
-		info.Fallback = fmt.Sprintf("%s=%q: %v", EnvVar, choice, err)
+		info.Fallback = oneLine(fmt.Sprintf("%s=%q: %v", EnvVar, choice, err))
 		return impl, info
 	}
 	return impl, info
+}
+
+// oneLine joins the lines of a multi-line message (errors.Join) with "; ".
+func oneLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(lines, "; ")
 }
 
 // fallback returns the pure-Go BLAS: an [AsmGonum] where the CPU runs the

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,8 +33,13 @@ type Corpus struct {
 	MaxID int32
 	// Files is the number of source files read (0 for synthetic data).
 	Files int
+	// Docs is the number of documents in Text (files, jsonl lines, parquet
+	// rows or e-mail messages); 0 for synthetic and nanogpt data.
+	Docs int
 	// Hash is the hex sha256 of the loaded content (text, or the raw .bin bytes).
 	Hash string
+
+	docEnds []int // byte offset in Text after each document
 }
 
 // Load reads or generates the dataset described by spec (defaults applied).
@@ -58,16 +62,21 @@ func Load(ctx context.Context, spec Spec, cacheDir string) (*Corpus, error) {
 		c, err = loadText(ctx, spec)
 	case KindJSONL:
 		c, err = loadJSONL(ctx, spec)
+	case KindParquet:
+		c, err = loadParquet(ctx, spec)
+	case KindEmail:
+		c, err = loadEmail(ctx, spec)
 	case KindGoroot:
 		c, err = loadGoroot(ctx, spec)
-	case KindNanoGPT:
-		c, err = loadNanoGPT(spec)
+	case KindNanoGPT, KindLLMC:
+		c, err = loadTokenIDs(spec)
 	case KindSynthetic:
 		c = &Corpus{Text: Generate(spec)}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", spec.Name, err)
 	}
+	c.Docs = len(c.docEnds)
 	if c.Hash == "" {
 		sum := sha256.Sum256([]byte(c.Text))
 		c.Hash = hex.EncodeToString(sum[:])
@@ -80,6 +89,7 @@ type textBuilder struct {
 	b     strings.Builder
 	runes int64
 	limit int64 // 0: no limit
+	ends  []int // byte offset in b after each document
 }
 
 // full reports whether the cap is reached.
@@ -103,8 +113,12 @@ func (t *textBuilder) add(doc string) {
 		}
 		doc, n = doc[:end], t.limit-t.runes
 	}
+	if doc == "" {
+		return
+	}
 	t.b.WriteString(doc)
 	t.runes += n
+	t.ends = append(t.ends, t.b.Len())
 }
 
 // checkUTF8 returns an error naming the file and byte offset of the first
@@ -138,9 +152,9 @@ func loadText(ctx context.Context, spec Spec) (*Corpus, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := os.ReadFile(f)
+		b, err := readSource(f)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
+			return nil, err
 		}
 		if err := checkUTF8(f, b); err != nil {
 			return nil, err
@@ -148,48 +162,82 @@ func loadText(ctx context.Context, spec Spec) (*Corpus, error) {
 		tb.add(string(b))
 		c.Files++
 	}
-	c.Text = tb.b.String()
+	c.Text, c.docEnds = tb.b.String(), tb.ends
 	return c, nil
 }
 
 func loadJSONL(ctx context.Context, spec Spec) (*Corpus, error) {
-	f, err := os.Open(spec.Path)
+	files, err := jsonlFiles(spec.Path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", spec.Path, err)
+		return nil, err
+	}
+	return readFieldFiles(ctx, files, spec, readJSONLFile)
+}
+
+// readFieldFiles builds a corpus from the field spec.Field of every record
+// of files, in order, with read adding one file's records to the builder;
+// it stops at the first file once spec.Tokens characters are gathered.
+func readFieldFiles(ctx context.Context, files []string, spec Spec,
+	read func(ctx context.Context, path, field string, tb *textBuilder) error) (*Corpus, error) {
+	tb := textBuilder{limit: spec.Tokens}
+	c := &Corpus{}
+	for _, f := range files {
+		if tb.full() {
+			break
+		}
+		if err := read(ctx, f, spec.Field, &tb); err != nil {
+			return nil, err
+		}
+		c.Files++
+	}
+	c.Text, c.docEnds = tb.b.String(), tb.ends
+	return c, nil
+}
+
+// readJSONLFile adds the field of every non-blank line of path to tb, until
+// tb is full. Errors name path:line.
+func readJSONLFile(ctx context.Context, path, field string, tb *textBuilder) error {
+	f, err := openSource(path)
+	if err != nil {
+		return err
 	}
 	defer f.Close()
-	tb := textBuilder{limit: spec.Tokens}
 	r := bufio.NewReaderSize(f, 1<<20)
 	for line := 1; !tb.full(); line++ {
 		if line%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		b, err := r.ReadBytes('\n')
 		if len(bytes.TrimSpace(b)) > 0 {
+			// encoding/json would replace bad bytes by U+FFFD silently;
+			// text files with them are refused, so are these lines.
+			if err := checkUTF8(fmt.Sprintf("%s:%d", path, line), b); err != nil {
+				return err
+			}
 			var obj map[string]json.RawMessage
 			if jerr := json.Unmarshal(b, &obj); jerr != nil {
-				return nil, fmt.Errorf("%s:%d: not a JSON object: %w", spec.Path, line, jerr)
+				return fmt.Errorf("%s:%d: not a JSON object: %w", path, line, jerr)
 			}
-			raw, ok := obj[spec.Field]
+			raw, ok := obj[field]
 			if !ok {
-				return nil, fmt.Errorf("%s:%d: no field %q (set field: to the key holding the text)", spec.Path, line, spec.Field)
+				return fmt.Errorf("%s:%d: no field %q (set field: to the key holding the text)", path, line, field)
 			}
 			var s string
 			if jerr := json.Unmarshal(raw, &s); jerr != nil {
-				return nil, fmt.Errorf("%s:%d: field %q is not a string: %w", spec.Path, line, spec.Field, jerr)
+				return fmt.Errorf("%s:%d: field %q is not a string: %w", path, line, field, jerr)
 			}
 			tb.add(s)
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", spec.Path, err)
+			return fmt.Errorf("read %s: %w", path, err)
 		}
 	}
-	return &Corpus{Text: tb.b.String(), Files: 1}, nil
+	return nil
 }
 
 // Goroot returns the Go distribution's root: $GOROOT if set, else `go env
@@ -256,61 +304,40 @@ func loadGoroot(ctx context.Context, spec Spec) (*Corpus, error) {
 		tb.add(string(b))
 		c.Files++
 	}
-	c.Text = tb.b.String()
+	c.Text, c.docEnds = tb.b.String(), tb.ends
 	return c, nil
 }
 
-func readBin(path string, limit int64) ([]int32, []byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
-	}
-	if fi.Size()%2 != 0 {
-		return nil, nil, fmt.Errorf("%s: size %d is odd; nanogpt .bin files hold little-endian uint16 ids", path, fi.Size())
-	}
-	n := fi.Size() / 2
-	if limit > 0 && limit < n {
-		n = limit
-	}
-	raw := make([]byte, 2*n)
-	if _, err := io.ReadFull(f, raw); err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	ids := make([]int32, n)
-	for i := range ids {
-		ids[i] = int32(binary.LittleEndian.Uint16(raw[2*i:]))
-	}
-	return ids, raw, nil
-}
-
-func loadNanoGPT(spec Spec) (*Corpus, error) {
+// loadTokenIDs reads token-id data: nanogpt's train.bin and val.bin (raw
+// uint16 or llm.c shards, told apart by the magic) or llmc's shard sets.
+func loadTokenIDs(spec Spec) (*Corpus, error) {
 	var valLimit int64
 	if spec.Tokens > 0 {
 		valLimit = max(1, int64(float64(spec.Tokens)*spec.ValFraction/(1-spec.ValFraction)+0.5))
 	}
-	train, trainRaw, err := readBin(filepath.Join(spec.Path, "train.bin"), spec.Tokens)
+	trainFiles := []string{filepath.Join(spec.Path, "train.bin")}
+	valFiles := []string{filepath.Join(spec.Path, "val.bin")}
+	if spec.Kind == KindLLMC {
+		var err error
+		if trainFiles, valFiles, err = llmcShards(spec.Path); err != nil {
+			return nil, err
+		}
+	}
+	// Hash: sha256 of the train bytes' sha256 and the val bytes' sha256.
+	trainHash, valHash := sha256.New(), sha256.New()
+	train, nTrain, err := readTokenFiles(trainFiles, spec.Tokens, trainHash, spec.Kind == KindLLMC)
 	if err != nil {
 		return nil, err
 	}
-	val, valRaw, err := readBin(filepath.Join(spec.Path, "val.bin"), valLimit)
+	val, nVal, err := readTokenFiles(valFiles, valLimit, valHash, spec.Kind == KindLLMC)
 	if err != nil {
 		return nil, err
 	}
 	if len(train) < 2 || len(val) < 2 {
-		return nil, fmt.Errorf("%s: train.bin has %d and val.bin %d ids; need at least 2 each", spec.Path, len(train), len(val))
+		return nil, fmt.Errorf("%s: the train files have %d and the val files %d ids; need at least 2 each", spec.Path, len(train), len(val))
 	}
-	h := sha256.New()
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(trainRaw)))
-	h.Write(n[:])
-	h.Write(trainRaw)
-	h.Write(valRaw)
-	c := &Corpus{TrainIDs: train, ValIDs: val, Files: 2, Hash: hex.EncodeToString(h.Sum(nil))}
+	sum := sha256.Sum256(append(trainHash.Sum(nil), valHash.Sum(nil)...))
+	c := &Corpus{TrainIDs: train, ValIDs: val, Files: nTrain + nVal, Hash: hex.EncodeToString(sum[:])}
 	for _, s := range [][]int32{train, val} {
 		c.MaxID = max(c.MaxID, slices.Max(s))
 	}

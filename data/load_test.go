@@ -88,6 +88,8 @@ func TestLoadJSONL(t *testing.T) {
 			`testdata/docs.jsonl:1: no field "body"`, true},
 		{"not a string", Spec{Kind: KindJSONL, Path: "testdata/not_string.jsonl"},
 			`testdata/not_string.jsonl:2: field "text" is not a string`, true},
+		{"invalid UTF-8", Spec{Kind: KindJSONL, Path: "testdata/bad_utf8.jsonl"},
+			`testdata/bad_utf8.jsonl:2: invalid UTF-8 at byte offset 13 (text datasets must be UTF-8)`, true},
 		{"bad json", Spec{Kind: KindJSONL, Path: "testdata/bad_line.jsonl"},
 			"testdata/bad_line.jsonl:2: not a JSON object", true},
 	}

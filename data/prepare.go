@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tinyscale/tinyscale/internal/atomicfile"
@@ -70,7 +71,7 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 	if err != nil {
 		return nil, err
 	}
-	if spec.Kind == KindNanoGPT {
+	if isTokenIDs(spec.Kind) {
 		// The .bin files are already token ids: nothing worth caching.
 		p, err := build(ctx, spec, tok, corpus)
 		if err != nil {
@@ -84,6 +85,7 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 		path = filepath.Join(cacheDir, "prepared", key+".bin")
 		if p, err := readCached(path, spec); err == nil {
 			p.Key, p.CacheHit = key, true
+			tightenPerm(path, sourcePerm(spec))
 			return p, nil
 		} else if errors.Is(err, errCorrupt) {
 			slog.Warn("data cache: discarding bad entry, rebuilding", "dataset", spec.Name, "path", path, "err", err)
@@ -95,7 +97,7 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 		}
 	}
 	start := time.Now()
-	slog.Info("data: preparing", "dataset", spec.Name, "kind", spec.Kind, "bytes", len(corpus.Text), "tokenizer", tok.Kind, "vocab_size", tok.VocabSize)
+	slog.Info("data: preparing", "dataset", spec.Name, "kind", spec.Kind, "files", corpus.Files, "docs", corpus.Docs, "bytes", len(corpus.Text), "tokenizer", tok.Kind, "vocab_size", tok.VocabSize)
 	p, err := build(ctx, spec, tok, corpus)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", spec.Name, err)
@@ -108,7 +110,8 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 			return nil, fmt.Errorf("dataset %s: marshal tokenizer: %w", spec.Name, err)
 		}
 		entry := encodeEntry(cacheEntry{tokenizerJSON: js, train: p.Train, val: p.Val, bytesPerToken: p.BytesPerToken})
-		if err := atomicfile.WriteFile(path, entry, 0o644); err != nil {
+		// The entry holds the source's whole text: no more readable than it.
+		if err := atomicfile.WriteFile(path, entry, sourcePerm(spec)); err != nil {
 			// A cache that cannot be written must not stop a run.
 			slog.Warn("data cache: cannot store entry, continuing without cache", "dataset", spec.Name, "path", path, "err", err)
 		} else {
@@ -116,6 +119,62 @@ func Prepare(ctx context.Context, spec Spec, tok tokenizer.Spec, cacheDir string
 		}
 	}
 	return p, nil
+}
+
+// sourcePerm is the permission bits a cache entry of spec may have: those
+// shared by every source file (and, for directories, readable only by the
+// classes that may enter them), at most 0644. Generated and GOROOT data
+// (no path) give 0644; a source that cannot be inspected gives 0600.
+func sourcePerm(spec Spec) os.FileMode {
+	const loosest = os.FileMode(0o644)
+	if spec.Path == "" {
+		return loosest
+	}
+	roots := []string{spec.Path}
+	if strings.ContainsAny(spec.Path, "*?[") {
+		m, err := filepath.Glob(spec.Path)
+		if err != nil || len(m) == 0 {
+			return 0o600
+		}
+		roots = m
+	}
+	perm := loosest
+	for _, root := range roots {
+		err := filepath.WalkDir(root, func(_ string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := e.Info()
+			if err != nil {
+				return err
+			}
+			m := fi.Mode().Perm()
+			if e.IsDir() {
+				// Only a class that may enter (x) the directory reads inside.
+				m = (m & 0o111) << 2
+			}
+			perm &= m | 0o200 // the owner's write bit is not about reading
+			return nil
+		})
+		if err != nil {
+			return 0o600
+		}
+	}
+	return perm | 0o600 // the owner reads and rewrites its own cache
+}
+
+// tightenPerm removes from the file at path the permission bits that perm
+// lacks (entries written by older versions were 0644 whatever the source).
+func tightenPerm(path string, perm os.FileMode) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	if cur := fi.Mode().Perm(); cur&^perm != 0 {
+		if err := os.Chmod(path, cur&perm); err != nil {
+			slog.Warn("data cache: cannot tighten permissions", "path", path, "err", err)
+		}
+	}
 }
 
 // cacheKey hashes everything that determines a Prepared.
@@ -181,8 +240,39 @@ func SplitText(text string, valFraction float64) (train, val string) {
 	return text, ""
 }
 
+// SplitDocuments splits text, made of documents ending at the byte offsets
+// ends, by whole documents. Of n documents, k = floor(n·valFraction) clamped
+// to [1, n−1] go to val: with SplitTail the last k; with SplitInterleaved
+// document i (from 0) whenever floor((i+1)·k/n) > floor(i·k/n), i.e. k
+// documents evenly spaced through the stream (for k = n/10: documents 9, 19,
+// 29, ...). Each split keeps its documents in stream order.
+func SplitDocuments(text string, ends []int, split string, valFraction float64) (train, val string, err error) {
+	n := len(ends)
+	if n < 2 {
+		return "", "", fmt.Errorf("split %s needs at least 2 documents, the data has %d", split, n)
+	}
+	k := min(max(int(float64(n)*valFraction), 1), n-1)
+	isVal := func(i int) bool {
+		if split == SplitTail {
+			return i >= n-k
+		}
+		return (i+1)*k/n > i*k/n
+	}
+	var tb, vb strings.Builder
+	start := 0
+	for i, end := range ends {
+		if isVal(i) {
+			vb.WriteString(text[start:end])
+		} else {
+			tb.WriteString(text[start:end])
+		}
+		start = end
+	}
+	return tb.String(), vb.String(), nil
+}
+
 func build(ctx context.Context, spec Spec, tok tokenizer.Spec, c *Corpus) (*Prepared, error) {
-	if spec.Kind == KindNanoGPT {
+	if isTokenIDs(spec.Kind) {
 		vocab := tok.VocabSize
 		if vocab == 0 {
 			vocab = int(c.MaxID) + 1
@@ -196,11 +286,19 @@ func build(ctx context.Context, spec Spec, tok tokenizer.Spec, c *Corpus) (*Prep
 		}
 		return &Prepared{Tokenizer: t, Train: c.TrainIDs, Val: c.ValIDs}, nil
 	}
-	trainText, valText := SplitText(c.Text, spec.ValFraction)
-	if len(trainText) == 0 || len(valText) == 0 {
-		return nil, fmt.Errorf("%d characters are too few to split with val_fraction %v", len([]rune(c.Text)), spec.ValFraction)
+	var trainText, valText string
+	if spec.Split == "" {
+		trainText, valText = SplitText(c.Text, spec.ValFraction)
+		if len(trainText) == 0 || len(valText) == 0 {
+			return nil, fmt.Errorf("%d characters are too few to split with val_fraction %v", len([]rune(c.Text)), spec.ValFraction)
+		}
+	} else {
+		var err error
+		if trainText, valText, err = SplitDocuments(c.Text, c.docEnds, spec.Split, spec.ValFraction); err != nil {
+			return nil, err
+		}
 	}
-	t, err := tokenizer.Train(tok, trainText)
+	t, err := tokenizer.TrainContext(ctx, tok, trainText)
 	if err != nil {
 		return nil, fmt.Errorf("train tokenizer: %w", err)
 	}

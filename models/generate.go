@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -22,8 +23,16 @@ import (
 //
 // Generate returns nil if n <= 0 or a prompt token is outside the vocabulary.
 func Generate(inf *Inference, prompt []int32, n int, temperature float64, topK int, rng *rand.Rand) []int32 {
+	out, _ := GenerateContext(context.Background(), inf, prompt, n, temperature, topK, rng)
+	return out
+}
+
+// GenerateContext is Generate that stops when ctx is done: it checks ctx
+// before every token and returns the tokens generated so far with ctx's
+// error.
+func GenerateContext(ctx context.Context, inf *Inference, prompt []int32, n int, temperature float64, topK int, rng *rand.Rand) ([]int32, error) {
 	if n <= 0 {
-		return nil
+		return nil, nil
 	}
 	seq := append([]int32(nil), prompt...)
 	if len(seq) == 0 {
@@ -31,7 +40,7 @@ func Generate(inf *Inference, prompt []int32, n int, temperature float64, topK i
 	}
 	for _, t := range seq {
 		if t < 0 || int(t) >= inf.cfg.VocabSize {
-			return nil
+			return nil, nil
 		}
 	}
 	block := inf.cfg.BlockSize
@@ -45,11 +54,14 @@ func Generate(inf *Inference, prompt []int32, n int, temperature float64, topK i
 	logits := rows[len(rows)-1]
 	out := make([]int32, 0, n)
 	for {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
 		next := sampleToken(logits, temperature, topK, rng)
 		out = append(out, next)
 		seq = append(seq, next)
 		if len(out) == n {
-			return out
+			return out, nil
 		}
 		if learned && dc.pos == block {
 			// Window full: recompute on the last block tokens.

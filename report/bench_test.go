@@ -15,9 +15,8 @@ func benchDataset(sizes, seeds, steps int) Dataset {
 			params := int64(500_000 << i)
 			for seed := 1; seed <= seeds; seed++ {
 				name := fmt.Sprintf("sweep/%s/size=%d/seed=%d", fam, i, seed)
-				cfg := fmt.Sprintf(`{"model":{"family":%q,"n_embd":%d,"n_head":4,"n_layer":%d},"optimizer":{"lr":0.003},"seed":%d}`,
-					fam, 64<<i, 2+i, seed)
-				r := RunData{Name: name, Experiment: "sweep", Family: fam, ConfigJSON: cfg, ParamsTotal: params,
+				r := RunData{Name: name, Experiment: "sweep", Family: fam, Width: 64 << i, HeadDim: 16 << i, NHead: 4, NLayer: 2 + i,
+					Seed: uint64(seed), LR: 0.003, PairKey: fmt.Sprintf("sweep/size=%d", i), ParamsTotal: params,
 					ParamsNonEmbedding: params / 2, FlopsPerToken: 2 * params, StepsTotal: int64(steps), Status: StatusDone, Step: int64(steps)}
 				final := fixLaw(float64(params))
 				for s := 1; s <= steps; s++ {

@@ -4,9 +4,10 @@
 //
 // Everything is built from a Dataset, report's own plain view of the runs,
 // their training steps, evaluations and samples; Load fills one from a
-// *store.DB. The report never imports the training code: what it needs of a
-// run's configuration (shape, learning rate, seed, block size) it reads from
-// the run's stored config_json.
+// *store.DB. The report never imports the training code: what a run is
+// (shape, seed, learning rate, matched pair) it reads from the run record
+// that sweeps wrote into the store's typed columns, never from config_json
+// or the run name.
 //
 // The output is deterministic: the same Dataset gives byte-identical files
 // (sorted keys, fixed float formatting, no timestamps; the PDF creation date
@@ -14,11 +15,9 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 )
 
 // Run statuses as stored by the store package.
@@ -49,11 +48,24 @@ type Dataset struct {
 // RunData is one run: its registration row, its training steps (ascending
 // step), its evaluations and its samples.
 type RunData struct {
-	Name               string
-	Experiment         string
-	Family             string
-	ConfigJSON         string
-	ConfigHash         string
+	Name       string
+	Experiment string
+	Family     string
+	ConfigHash string
+	// The run record, written once when sweeps expanded the run (the
+	// store's typed columns): the report reads what a run is only from here.
+	Width, HeadDim     int // residual width d and head dim hd
+	NHead, NLayer      int
+	VocabSize          int
+	Seed               uint64
+	LR                 float64 // peak learning rate
+	PairKey            string  // equal for the runs of a matched pair; with the family it names a configuration
+	MatchBy            string  // params, flops or "" (shape given)
+	MatchTarget        float64
+	Sweep              map[string]string // swept values (seed among them)
+	ExperimentsSHA256  string
+	ReferenceSource    string  // where the published number comes from ("" when none)
+	ReferenceValLoss   float64 // published final validation loss of the family; NaN when none
 	ParamsTotal        int64
 	ParamsNonEmbedding int64
 	FlopsPerToken      int64
@@ -102,82 +114,15 @@ type Sample struct {
 	Text   string
 }
 
-// RunConfig is the part of a run's resolved configuration the report reads.
-type RunConfig struct {
-	Family    string
-	NEmbd     int
-	NHead     int
-	NLayer    int
-	BlockSize int
-	BatchSize int
-	LR        float64
-	MinLR     float64
-	Seed      uint64
-	// Grid is the configuration with the seed, the run name and the echo of
-	// the swept values removed,
-	// serialised canonically: runs with equal Grid differ only by seed.
-	Grid string
-}
-
-// ParseConfig reads the fields the report needs from a run's config_json.
-// An empty string or "{}" gives a zero RunConfig.
-func ParseConfig(configJSON string) (RunConfig, error) {
-	var rc RunConfig
-	if strings.TrimSpace(configJSON) == "" {
-		configJSON = "{}"
-	}
-	var raw map[string]any
-	dec := json.NewDecoder(strings.NewReader(configJSON))
-	dec.UseNumber()
-	if err := dec.Decode(&raw); err != nil {
-		return rc, fmt.Errorf("parse config_json: %w", err)
-	}
-	var typed struct {
-		Model struct {
-			Family    string `json:"family"`
-			NEmbd     int    `json:"n_embd"`
-			NHead     int    `json:"n_head"`
-			NLayer    int    `json:"n_layer"`
-			BlockSize int    `json:"block_size"`
-		} `json:"model"`
-		Optimizer struct {
-			LR    float64 `json:"lr"`
-			MinLR float64 `json:"min_lr"`
-		} `json:"optimizer"`
-		Seed      uint64 `json:"seed"`
-		BlockSize int    `json:"block_size"`
-		BatchSize int    `json:"batch_size"`
-	}
-	if err := json.Unmarshal([]byte(configJSON), &typed); err != nil {
-		return rc, fmt.Errorf("parse config_json: %w", err)
-	}
-	rc = RunConfig{
-		Family: typed.Model.Family, NEmbd: typed.Model.NEmbd, NHead: typed.Model.NHead,
-		NLayer: typed.Model.NLayer, BlockSize: typed.BlockSize, BatchSize: typed.BatchSize,
-		LR: typed.Optimizer.LR, MinLR: typed.Optimizer.MinLR, Seed: typed.Seed,
-	}
-	if rc.BlockSize == 0 {
-		rc.BlockSize = typed.Model.BlockSize
-	}
-	delete(raw, "seed")
-	delete(raw, "name")
-	// "sweep" echoes the swept values (seed among them) that the resolved
-	// fields already hold; keeping it would split seeds into groups.
-	delete(raw, "sweep")
-	grid, err := json.Marshal(raw) // map keys are sorted: canonical
-	if err != nil {
-		return rc, fmt.Errorf("canonicalise config_json: %w", err)
-	}
-	rc.Grid = string(grid)
-	return rc, nil
-}
-
-// Shape is a short description of the model shape, e.g. "C=64 H=4 L=2".
-func (c RunConfig) Shape() string {
-	if c.NEmbd == 0 && c.NHead == 0 && c.NLayer == 0 {
+// Shape names the model shape by what each number is: the residual width d,
+// the head dim hd, the heads H and the layers L, e.g. "d=176 hd=44 H=4 L=2"
+// (for gpt2-rope-swiglu and silia-xga the stored n_embd is the head dim, so
+// the width is hd·H). "?" when the run has no recorded shape.
+func (r *RunData) Shape() string {
+	if r.Width == 0 && r.HeadDim == 0 && r.NHead == 0 && r.NLayer == 0 {
 		return "?"
 	}
-	return fmt.Sprintf("C=%d H=%d L=%d", c.NEmbd, c.NHead, c.NLayer)
+	return fmt.Sprintf("d=%d hd=%d H=%d L=%d", r.Width, r.HeadDim, r.NHead, r.NLayer)
 }
 
 // finalVal returns the run's final validation evaluation: the last

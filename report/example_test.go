@@ -63,13 +63,9 @@ func ExampleLoad() {
 		log.Fatal(err)
 	}
 	for _, r := range ds.Runs {
-		cfg, err := report.ParseConfig(r.ConfigJSON)
-		if err != nil {
-			log.Fatal(err)
-		}
 		for _, e := range r.Evals {
 			if e.Split == report.SplitFinalVal {
-				fmt.Printf("%s lr=%g seed=%d final val loss %.4f\n", r.Name, cfg.LR, cfg.Seed, e.Loss)
+				fmt.Printf("%s %s lr=%g seed=%d final val loss %.4f\n", r.Name, r.Shape(), r.LR, r.Seed, e.Loss)
 			}
 		}
 	}

@@ -2,8 +2,10 @@ package report
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -21,6 +23,13 @@ type Figure struct {
 	// Caption explains what is drawn.
 	Caption string
 	plot    *plot.Plot
+	legend  plot.Legend // drawn outside the data area (drawFigure)
+}
+
+// newFigure finishes p and moves its legend out of the data area.
+func newFigure(name, title, caption string, p *plot.Plot) Figure {
+	finish(p)
+	return Figure{Name: name, Title: title, Caption: caption, plot: p, legend: takeLegend(p)}
 }
 
 // maxCurvePoints bounds the points drawn per curve (long runs are strided).
@@ -40,8 +49,8 @@ type xAxis struct {
 }
 
 var lossAxes = []xAxis{
-	{key: "steps", label: "training step", of: func(s Step) float64 { return float64(s.Step) }},
-	{key: "tokens", label: "training tokens", of: func(s Step) float64 { return float64(s.Tokens) }, tick: siLabel, log: true},
+	{key: "steps", label: "training step (optimiser steps)", of: func(s Step) float64 { return float64(s.Step) }},
+	{key: "tokens", label: "training tokens (count)", of: func(s Step) float64 { return float64(s.Tokens) }, tick: siLabel, log: true},
 	{key: "flops", label: "training compute (FLOPs)", of: func(s Step) float64 { return s.Flops }, tick: expLabel, log: true},
 }
 
@@ -66,7 +75,7 @@ func slug(s string) string {
 func distinctLRs(gs []*group) bool {
 	seen := map[float64]bool{}
 	for _, g := range gs {
-		seen[g.cfg.LR] = true
+		seen[g.rec.LR] = true
 	}
 	return len(seen) > 1
 }
@@ -135,18 +144,20 @@ func (a *analysis) lossFigures(pal palette) ([]Figure, error) {
 				if err := a.drawLoss(p, set, ax, pal, withLR, &allX); err != nil {
 					return nil, fmt.Errorf("loss figure %s: %w", e, err)
 				}
-				if ax.log && spansDecades(allX) {
+				switch {
+				case ax.log && spansDecades(allX):
 					setLog(&p.X, ax.tick)
+				case ax.key == "steps":
+					p.X.Min = 0
+				default:
+					p.X.Tick.Marker = niceTicker{label: ax.tick}
 				}
-				finish(p, len(set))
-				figs = append(figs, Figure{
-					Name:  "loss_" + names[si] + "_" + ax.key,
-					Title: title + " vs " + ax.key,
-					Caption: "Training loss (exponential moving average over about 2% of the run's steps, at most 100; raw values faint) and validation " +
-						"loss (markers) per configuration; with several seeds the line is their mean and the band their " +
-						"min–max. Runs still training are drawn as far as they got.",
-					plot: p,
-				})
+				figs = append(figs, newFigure("loss_"+names[si]+"_"+ax.key, title+" vs "+ax.key,
+					"Training loss (exponential moving average over about 2% of the run's steps, at most 100; raw values faint) per "+
+						"configuration; with several seeds the line is their mean and the band their min–max (no band with one seed). "+
+						"Filled markers: the periodic 'val' evaluation (mean over seeds); rings: the final 'final_val' evaluation, "+
+						"a different protocol (more batches), drawn apart and never averaged with 'val'. "+
+						"Runs still training are drawn as far as they got.", p))
 			}
 		}
 	}
@@ -161,9 +172,12 @@ type lossCurve struct {
 	at           []Step // the step rows the mean/min/max points belong to
 	mean, lo, hi []float64
 	raw          [][]Step // per run, strided
-	valAt        []Step   // rows of the evaluated steps (Step only when not logged)
+	valAt        []Step   // rows of the 'val' evaluated steps (Step only when not logged)
 	valMean      []float64
 	valHasRow    []bool
+	finAt        []Step // the same for the 'final_val' evaluations
+	finMean      []float64
+	finHasRow    []bool
 }
 
 // curve computes (once) the group's lossCurve.
@@ -219,21 +233,31 @@ func (g *group) curve() *lossCurve {
 		c.at = append(c.at, row)
 		c.mean, c.lo, c.hi = append(c.mean, Mean(vals)), append(c.lo, mn), append(c.hi, mx)
 	}
-	// Validation points: mean over seeds at each evaluated step.
+	// Validation points, one protocol per series: 'val' and 'final_val'
+	// are never averaged together.
+	c.valAt, c.valMean, c.valHasRow = g.evalSeries(SplitVal, rowOf)
+	c.finAt, c.finMean, c.finHasRow = g.evalSeries(SplitFinalVal, rowOf)
+	g.lc = c
+	return c
+}
+
+// evalSeries returns, for one split, the mean loss over seeds at each
+// evaluated step with the step's logged row (hasRow false when none).
+func (g *group) evalSeries(split string, rowOf map[int64]Step) (at []Step, mean []float64, hasRow []bool) {
 	byStep := map[int64][]float64{}
 	for _, r := range g.runs {
 		for _, ev := range r.Evals {
-			if (ev.Split == SplitVal || ev.Split == SplitFinalVal) && !math.IsNaN(ev.Loss) && !math.IsInf(ev.Loss, 0) {
+			if ev.Split == split && !math.IsNaN(ev.Loss) && !math.IsInf(ev.Loss, 0) {
 				byStep[ev.Step] = append(byStep[ev.Step], ev.Loss)
 			}
 		}
 	}
-	vsteps := make([]int64, 0, len(byStep))
+	steps := make([]int64, 0, len(byStep))
 	for st := range byStep {
-		vsteps = append(vsteps, st)
+		steps = append(steps, st)
 	}
-	sort.Slice(vsteps, func(i, j int) bool { return vsteps[i] < vsteps[j] })
-	for _, st := range vsteps {
+	sort.Slice(steps, func(i, j int) bool { return steps[i] < steps[j] })
+	for _, st := range steps {
 		row, ok := rowOf[st]
 		if !ok {
 			row, ok = g.stepRow(st)
@@ -241,12 +265,9 @@ func (g *group) curve() *lossCurve {
 		if !ok {
 			row = Step{Step: st}
 		}
-		c.valAt = append(c.valAt, row)
-		c.valMean = append(c.valMean, Mean(byStep[st]))
-		c.valHasRow = append(c.valHasRow, ok)
+		at, mean, hasRow = append(at, row), append(mean, Mean(byStep[st])), append(hasRow, ok)
 	}
-	g.lc = c
-	return c
+	return at, mean, hasRow
 }
 
 // stepRow finds the logged row of a step in any of the group's runs.
@@ -355,145 +376,138 @@ func (a *analysis) drawLoss(p *plot.Plot, gs []*group, ax xAxis, pal palette, wi
 			p.Add(l)
 			p.Legend.Add(label, l)
 		}
-		var vp plotter.XYs
-		for i, s := range c.valAt {
-			if !c.valHasRow[i] && ax.key != "steps" {
-				continue // no logged row to place it by tokens or FLOPs
+		for _, series := range []struct {
+			at    []Step
+			mean  []float64
+			row   []bool
+			glyph draw.GlyphDrawer
+		}{{c.valAt, c.valMean, c.valHasRow, glyphs[k%len(glyphs)]}, {c.finAt, c.finMean, c.finHasRow, draw.RingGlyph{}}} {
+			var vp plotter.XYs
+			for i, s := range series.at {
+				if !series.row[i] && ax.key != "steps" {
+					continue // no logged row to place it by tokens or FLOPs
+				}
+				x := ax.of(s)
+				if ax.log && x <= 0 {
+					continue
+				}
+				vp = append(vp, plotter.XY{X: x, Y: series.mean[i]})
+				*allX = append(*allX, x)
 			}
-			x := ax.of(s)
-			if ax.log && x <= 0 {
+			if len(vp) == 0 {
 				continue
 			}
-			vp = append(vp, plotter.XY{X: x, Y: c.valMean[i]})
-			*allX = append(*allX, x)
-		}
-		if len(vp) > 0 {
 			sc, err := plotter.NewScatter(vp)
 			if err != nil {
 				return err
 			}
-			sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(2.5), Shape: glyphs[k%len(glyphs)]}
+			sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(2.5), Shape: series.glyph}
 			p.Add(sc)
 			if len(mean) == 0 {
 				p.Legend.Add(label, sc)
+				mean = vp // one legend entry per configuration
 			}
 		}
 	}
 	return nil
 }
 
-// sizePoint is a family's best configuration at one size.
-type sizePoint struct {
-	params float64
-	mean   float64
-	std    float64
-	g      *group
+// addErrPoints draws points with their 95% t-interval bars (points with one
+// seed get none) and returns the scatter for the legend.
+func addErrPoints(p *plot.Plot, xys plotter.XYs, ivs []Interval, col color.Color, glyph draw.GlyphDrawer) (*plotter.Scatter, error) {
+	sc, err := plotter.NewScatter(xys)
+	if err != nil {
+		return nil, err
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: glyph}
+	var ep errPoints
+	for i, iv := range ivs {
+		if iv.N >= 2 && !math.IsNaN(iv.HalfWidth) {
+			ep.XYs = append(ep.XYs, xys[i])
+			ep.YErrors = append(ep.YErrors, struct{ Low, High float64 }{iv.HalfWidth, iv.HalfWidth})
+		}
+	}
+	if len(ep.XYs) > 0 {
+		eb, err := plotter.NewYErrorBars(ep)
+		if err != nil {
+			return nil, err
+		}
+		eb.Color = col
+		p.Add(eb)
+	}
+	p.Add(sc)
+	return sc, nil
 }
 
-// familySizes returns, per family (in family order), the finished
-// configurations' final validation loss by size: at each size the
-// configuration (e.g. learning rate) with the lowest mean. nonEmb selects the
-// non-embedding count.
-func familySizes(gs []*group, nonEmb bool) (families []string, pts map[string][]sizePoint) {
-	pts = map[string][]sizePoint{}
-	best := map[string]map[int64]sizePoint{}
-	for _, g := range gs {
-		vals := g.finalVals()
-		if len(vals) == 0 {
-			continue
-		}
-		var v []float64
-		for _, x := range vals {
-			v = append(v, x)
-		}
-		sort.Float64s(v)
-		n := g.paramsTot
-		if nonEmb {
-			n = g.paramsNE
-		}
-		if n <= 0 {
-			continue
-		}
-		sp := sizePoint{params: float64(n), mean: Mean(v), std: Std(v), g: g}
-		if math.IsNaN(sp.std) {
-			sp.std = 0
-		}
-		if best[g.family] == nil {
-			best[g.family] = map[int64]sizePoint{}
-			families = append(families, g.family)
-		}
-		if old, ok := best[g.family][n]; !ok || sp.mean < old.mean {
-			best[g.family][n] = sp
-		}
+// seedNote says what the error bars of a figure are, from the number of
+// seeds behind each point: none with one seed (n = 1), else the 95%
+// t-interval of the mean.
+func seedNote(ns []int) string {
+	if len(ns) == 0 {
+		return ""
 	}
-	sort.Slice(families, func(i, j int) bool { return lessFamily(families[i], families[j]) })
-	for _, f := range families {
-		for _, sp := range best[f] {
-			pts[f] = append(pts[f], sp)
-		}
-		sort.Slice(pts[f], func(i, j int) bool { return pts[f][i].params < pts[f][j].params })
+	lo, hi := ns[0], ns[0]
+	for _, n := range ns {
+		lo, hi = min(lo, n), max(hi, n)
 	}
-	return families, pts
-}
-
-// fitFamily fits the power law to a family's size points.
-func fitFamily(pts []sizePoint) (PowerLaw, error) {
-	n := make([]float64, len(pts))
-	l := make([]float64, len(pts))
-	for i, p := range pts {
-		n[i], l[i] = p.params, p.mean
+	nr := strconv.Itoa(hi)
+	if lo != hi {
+		nr = strconv.Itoa(lo) + "–" + strconv.Itoa(hi)
 	}
-	return FitPowerLaw(n, l)
+	switch {
+	case hi < 2:
+		return "n = 1 seed per point: no error bars (one seed gives no interval)."
+	case lo < 2:
+		return "Error bars: 95% t-interval of the mean over n = " + nr + " seeds; points with n = 1 have none."
+	}
+	return "Error bars: 95% t-interval of the mean over n = " + nr + " seeds."
 }
 
 // paramFigures draws final validation loss against parameters (total and
-// non-embedding) with error bars over seeds and a power-law fit per family
-// with at least three sizes; it also returns the headline statements.
+// non-embedding) with 95% intervals over seeds and, for families whose fit
+// has residual degrees of freedom, the fitted law; it also returns the
+// headline statements.
 func (a *analysis) paramFigures(pal palette) (figs []Figure, headlines []string, err error) {
 	for _, e := range a.experiments {
 		for _, kind := range []struct {
 			key, label string
-			nonEmb     bool
-		}{{"total", "parameters (total, true count)", false}, {"non_embedding", "non-embedding parameters (true count)", true}} {
-			fams, pts := familySizes(a.groups[e], kind.nonEmb)
-			if len(fams) == 0 {
+		}{{"total", "parameters (total, true count)"}, {"non_embedding", "non-embedding parameters (true count)"}} {
+			s := a.scaling(e, kind.key)
+			if len(s.families) == 0 {
 				continue
 			}
 			title := "Parameter efficiency: " + e
 			p := newPlot(title, kind.label, "final validation loss (nats/token)")
 			var xs []float64
-			fits := map[string]PowerLaw{}
-			fitErr := map[string]error{}
-			for k, f := range fams {
-				ep := errPoints{}
-				for _, sp := range pts[f] {
-					ep.XYs = append(ep.XYs, plotter.XY{X: sp.params, Y: sp.mean})
-					ep.YErrors = append(ep.YErrors, struct{ Low, High float64 }{sp.std, sp.std})
+			var ns []int
+			var drawn, notDrawn []string
+			bestOf := false
+			for k, f := range s.families {
+				ff := s.fits[f]
+				var xys plotter.XYs
+				var ivs []Interval
+				for _, sp := range ff.pts {
+					xys = append(xys, plotter.XY{X: sp.params, Y: sp.mean})
+					ivs = append(ivs, sp.iv)
 					xs = append(xs, sp.params)
+					ns = append(ns, sp.iv.N)
+					bestOf = bestOf || sp.choices > 1
 				}
 				col := pal.color(f, 0xff)
-				sc, err := plotter.NewScatter(ep.XYs)
+				sc, err := addErrPoints(p, xys, ivs, col, glyphs[k%len(glyphs)])
 				if err != nil {
 					return nil, nil, err
 				}
-				sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: glyphs[k%len(glyphs)]}
-				eb, err := plotter.NewYErrorBars(ep)
-				if err != nil {
-					return nil, nil, err
-				}
-				eb.Color = col
-				p.Add(eb, sc)
-				fit, ferr := fitFamily(pts[f])
-				if ferr != nil {
-					fitErr[f] = ferr
+				if !ff.usable() {
 					p.Legend.Add(f, sc)
+					notDrawn = append(notDrawn, ff.why())
 					continue
 				}
-				fits[f] = fit
+				law := ff.law
 				var line plotter.XYs
 				for i := 0; i <= 100; i++ {
-					n := math.Exp(math.Log(fit.NMin) + (math.Log(fit.NMax)-math.Log(fit.NMin))*float64(i)/100)
-					line = append(line, plotter.XY{X: n, Y: fit.At(n)})
+					n := math.Exp(math.Log(law.NMin) + (math.Log(law.NMax)-math.Log(law.NMin))*float64(i)/100)
+					line = append(line, plotter.XY{X: n, Y: law.At(n)})
 				}
 				l, err := plotter.NewLine(line)
 				if err != nil {
@@ -502,86 +516,43 @@ func (a *analysis) paramFigures(pal palette) (figs []Figure, headlines []string,
 				l.Color = col
 				l.Dashes = dashes[1]
 				p.Add(l)
-				p.Legend.Add(fmt.Sprintf("%s: %s", f, fit), sc, l)
+				p.Legend.Add(fmt.Sprintf("%s: %s (dof %d, RMSE %s)", f, law, law.DOF, fmtE(law.RMSE)), sc, l)
+				drawn = append(drawn, f)
 			}
 			if distinctCount(xs) > 1 {
 				setLog(&p.X, siLabel)
 			}
-			finish(p, len(fams))
-			figs = append(figs, Figure{
-				Name:  "params_" + slug(e) + "_" + kind.key,
-				Title: title + " (" + kind.key + " parameters)",
-				Caption: "Final validation loss ('final_val', else the last 'val') of finished runs against the true " +
-					"parameter count; at each size the best configuration (e.g. learning rate); error bars ±1 sample " +
-					"standard deviation over seeds; dashed: fitted L(N) = a·N^−b + c (families with at least 3 sizes).",
-				plot: p,
-			})
-			headlines = append(headlines, headline(e, kind.key, fams, pts, fits, fitErr)...)
+			caption := "Final validation loss ('final_val', else the last 'val') of finished runs against the true " +
+				"parameter count, mean over seeds. " + seedNote(ns)
+			if bestOf {
+				caption += " At each size the configuration (e.g. learning rate) with the lowest mean is shown: a best-of over the sweep, chosen on the same split it reports, so it is biased low."
+			}
+			if len(drawn) > 0 {
+				caption += " Dashed: L(N) = a·N^-b + c fitted to the size means (" + PowerLawMethod + ") for " + strings.Join(drawn, ", ") + "."
+			}
+			for _, w := range notDrawn {
+				caption += " No law drawn: " + w + "."
+			}
+			figs = append(figs, newFigure("params_"+slug(e)+"_"+kind.key, title+" ("+kind.key+" parameters)", caption, p))
+			headlines = append(headlines, s.headlines()...)
 		}
 	}
 	return figs, headlines, nil
 }
 
-// headline states, for each candidate (silia*) family and each baseline
-// (gpt2*) family of an experiment, how many baseline parameters one
-// candidate parameter is worth at equal final validation loss: the baseline
-// fit is inverted at each candidate size's loss and divided by that size.
-func headline(exp, kind string, fams []string, pts map[string][]sizePoint, fits map[string]PowerLaw, fitErr map[string]error) []string {
-	var out []string
-	for _, cand := range fams {
-		if isBaseline(cand) {
-			continue
-		}
-		for _, base := range fams {
-			if !isBaseline(base) {
-				continue
-			}
-			prefix := fmt.Sprintf("%s (%s parameters): %s vs %s: ", exp, strings.ReplaceAll(kind, "_", "-"), cand, base)
-			fit, ok := fits[base]
-			if !ok {
-				out = append(out, prefix+fmt.Sprintf("not enough %s sizes for a fit (have %d finished, need 3); no exchange rate.",
-					base, len(pts[base])))
-				continue
-			}
-			var ratios []float64
-			extrap, beyond := 0, 0
-			for _, sp := range pts[cand] {
-				n := fit.Inverse(sp.mean)
-				if math.IsInf(n, 1) {
-					beyond++
-					continue
-				}
-				if n < fit.NMin*(1-1e-6) || n > fit.NMax*(1+1e-6) {
-					extrap++
-				}
-				ratios = append(ratios, n/sp.params)
-			}
-			s := prefix
-			if len(ratios) > 0 {
-				lo, hi := MinMax(ratios)
-				if fmtG(lo) == fmtG(hi) {
-					s += fmt.Sprintf("one %s parameter is worth %s %s parameters at equal validation loss", cand, fmtG(lo), base)
-				} else {
-					s += fmt.Sprintf("one %s parameter is worth %s–%s %s parameters at equal validation loss", cand, fmtG(lo), fmtG(hi), base)
-				}
-				s += fmt.Sprintf(" (%d %s sizes; %s fit %s over %s–%s)", len(ratios), cand, base, fit, siLabel(fit.NMin), siLabel(fit.NMax))
-				if extrap > 0 {
-					s += fmt.Sprintf("; %d of them extrapolate the fit beyond its sizes", extrap)
-				}
-			} else {
-				s += "no " + cand + " size has a loss the " + base + " fit reaches"
-			}
-			if beyond > 0 {
-				s += fmt.Sprintf("; %d %s sizes reach a loss below the %s fit's asymptote c=%s", beyond, cand, base, fmtG(fit.C))
-			}
-			out = append(out, s+".")
-		}
+// scaling returns (once) the scaling analysis of an experiment.
+func (a *analysis) scaling(exp, kind string) *scaling {
+	key := exp + "\x00" + kind
+	if s, ok := a.scalings[key]; ok {
+		return s
 	}
-	return out
+	s := a.analyseScaling(exp, kind)
+	a.scalings[key] = s
+	return s
 }
 
 // computeFigures draws final validation loss against training FLOPs and
-// against wall time, one point per configuration with error bars over seeds.
+// against wall time, one point per configuration with its interval over seeds.
 func (a *analysis) computeFigures(pal palette) ([]Figure, error) {
 	var figs []Figure
 	for _, e := range a.experiments {
@@ -591,67 +562,50 @@ func (a *analysis) computeFigures(pal palette) ([]Figure, error) {
 			tick       func(float64) string
 		}{
 			{"flops", "training compute (FLOPs)", func(f groupFinal) float64 { return f.flops }, expLabel},
-			{"wall", "training wall time (seconds)", func(f groupFinal) float64 { return f.wallS }, secondsLabel},
+			{"wall", "training wall time (s)", func(f groupFinal) float64 { return f.wallS }, secondsLabel},
 		} {
 			title := "Compute efficiency: " + e
 			p := newPlot(title, kind.label, "final validation loss (nats/token)")
 			var xs []float64
-			fams := map[string]*errPoints{}
+			var ns []int
+			xys := map[string]plotter.XYs{}
+			ivs := map[string][]Interval{}
 			var order []string
 			for _, g := range a.groups[e] {
-				vals := g.finalVals()
+				vals := g.finalValsBySeed()
 				if len(vals) == 0 {
 					continue
 				}
-				gf := g.final()
-				x := kind.x(gf)
+				x := kind.x(g.final())
 				if !(x > 0) {
 					continue
 				}
-				std := gf.valStd
-				if math.IsNaN(std) {
-					std = 0
-				}
-				ep, ok := fams[g.family]
-				if !ok {
-					ep = &errPoints{}
-					fams[g.family] = ep
+				iv, _ := TInterval(vals, ConfidenceLevel)
+				if _, ok := xys[g.family]; !ok {
 					order = append(order, g.family)
 				}
-				ep.XYs = append(ep.XYs, plotter.XY{X: x, Y: gf.valMean})
-				ep.YErrors = append(ep.YErrors, struct{ Low, High float64 }{std, std})
+				xys[g.family] = append(xys[g.family], plotter.XY{X: x, Y: iv.Mean})
+				ivs[g.family] = append(ivs[g.family], iv)
 				xs = append(xs, x)
+				ns = append(ns, iv.N)
 			}
 			if len(order) == 0 {
 				continue
 			}
 			sort.Slice(order, func(i, j int) bool { return lessFamily(order[i], order[j]) })
 			for k, f := range order {
-				col := pal.color(f, 0xff)
-				sc, err := plotter.NewScatter(fams[f].XYs)
+				sc, err := addErrPoints(p, xys[f], ivs[f], pal.color(f, 0xff), glyphs[k%len(glyphs)])
 				if err != nil {
 					return nil, err
 				}
-				sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: glyphs[k%len(glyphs)]}
-				eb, err := plotter.NewYErrorBars(*fams[f])
-				if err != nil {
-					return nil, err
-				}
-				eb.Color = col
-				p.Add(eb, sc)
 				p.Legend.Add(f, sc)
 			}
 			if distinctCount(xs) > 1 {
 				setLog(&p.X, kind.tick)
 			}
-			finish(p, len(order))
-			figs = append(figs, Figure{
-				Name:  "compute_" + slug(e) + "_" + kind.key,
-				Title: title + " (" + kind.key + ")",
-				Caption: "Final validation loss of each finished configuration against its training " + kind.label +
-					" (mean over seeds); error bars ±1 sample standard deviation over seeds.",
-				plot: p,
-			})
+			figs = append(figs, newFigure("compute_"+slug(e)+"_"+kind.key, title+" ("+kind.key+")",
+				"Final validation loss of each finished configuration against its training "+kind.label+
+					" (mean over seeds). "+seedNote(ns), p))
 		}
 	}
 	return figs, nil
@@ -669,29 +623,28 @@ func (a *analysis) lrFigures(pal palette) ([]Figure, error) {
 		type series struct {
 			family, shape string
 			params        int64
-			ep            errPoints
+			xys           plotter.XYs
+			ivs           []Interval
 		}
 		byKey := map[string]*series{}
 		var keys []string
+		var ns []int
 		for _, g := range gs {
-			vals := g.finalVals()
-			if len(vals) == 0 || !(g.cfg.LR > 0) {
+			vals := g.finalValsBySeed()
+			if len(vals) == 0 || !(g.rec.LR > 0) {
 				continue
 			}
-			gf := g.final()
-			k := g.family + "\x00" + g.cfg.Shape()
+			k := g.family + "\x00" + g.rec.Shape()
 			s, ok := byKey[k]
 			if !ok {
-				s = &series{family: g.family, shape: g.cfg.Shape(), params: g.paramsTot}
+				s = &series{family: g.family, shape: g.rec.Shape(), params: g.paramsTot}
 				byKey[k] = s
 				keys = append(keys, k)
 			}
-			std := gf.valStd
-			if math.IsNaN(std) {
-				std = 0
-			}
-			s.ep.XYs = append(s.ep.XYs, plotter.XY{X: g.cfg.LR, Y: gf.valMean})
-			s.ep.YErrors = append(s.ep.YErrors, struct{ Low, High float64 }{std, std})
+			iv, _ := TInterval(vals, ConfidenceLevel)
+			s.xys = append(s.xys, plotter.XY{X: g.rec.LR, Y: iv.Mean})
+			s.ivs = append(s.ivs, iv)
+			ns = append(ns, iv.N)
 		}
 		if len(keys) == 0 {
 			continue
@@ -713,46 +666,38 @@ func (a *analysis) lrFigures(pal palette) ([]Figure, error) {
 			s := byKey[k]
 			idx := famIdx[s.family]
 			famIdx[s.family] = idx + 1
-			sort.Sort(byX{&s.ep})
+			order := make([]int, len(s.xys))
+			for i := range order {
+				order[i] = i
+			}
+			sort.SliceStable(order, func(i, j int) bool { return s.xys[order[i]].X < s.xys[order[j]].X })
+			xys := make(plotter.XYs, len(order))
+			ivs := make([]Interval, len(order))
+			for i, o := range order {
+				xys[i], ivs[i] = s.xys[o], s.ivs[o]
+			}
 			col := pal.color(s.family, 0xff)
-			l, sc, err := plotter.NewLinePoints(s.ep.XYs)
+			l, err := plotter.NewLine(xys)
 			if err != nil {
 				return nil, err
 			}
 			l.Color = col
 			l.Dashes = dashes[idx%len(dashes)]
-			sc.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(3), Shape: glyphs[idx%len(glyphs)]}
-			eb, err := plotter.NewYErrorBars(s.ep)
+			p.Add(l)
+			sc, err := addErrPoints(p, xys, ivs, col, glyphs[idx%len(glyphs)])
 			if err != nil {
 				return nil, err
 			}
-			eb.Color = col
-			p.Add(eb, l, sc)
 			label := s.family + " " + s.shape
 			if s.params > 0 {
-				label += " (" + siLabel(float64(s.params)) + ")"
+				label += " (" + siLabel(float64(s.params)) + " params)"
 			}
 			p.Legend.Add(label, l, sc)
 		}
 		setLog(&p.X, lrLabel)
-		finish(p, len(keys))
-		figs = append(figs, Figure{
-			Name:  "lr_" + slug(e),
-			Title: title,
-			Caption: "Final validation loss of finished configurations against the peak learning rate, per family " +
-				"and size; error bars ±1 sample standard deviation over seeds.",
-			plot: p,
-		})
+		figs = append(figs, newFigure("lr_"+slug(e), title,
+			"Final validation loss of finished configurations against the peak learning rate, per family "+
+				"and size (mean over seeds). "+seedNote(ns), p))
 	}
 	return figs, nil
-}
-
-// byX sorts errPoints by x, keeping errors aligned.
-type byX struct{ *errPoints }
-
-func (b byX) Len() int           { return len(b.XYs) }
-func (b byX) Less(i, j int) bool { return b.XYs[i].X < b.XYs[j].X }
-func (b byX) Swap(i, j int) {
-	b.XYs[i], b.XYs[j] = b.XYs[j], b.XYs[i]
-	b.YErrors[i], b.YErrors[j] = b.YErrors[j], b.YErrors[i]
 }

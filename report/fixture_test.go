@@ -22,11 +22,20 @@ func fixLaw(n float64) float64 { return fixA*math.Pow(n, -fixB) + fixC }
 // validation loss is final.
 func fixRun(exp, family string, seed uint64, c, h, l int, params int64, lr, final float64, status string, lastStep int) RunData {
 	name := fmt.Sprintf("%s/%s/C%d-L%d/lr=%g/seed=%d", exp, family, c, l, lr, seed)
-	cfg := fmt.Sprintf(`{"name":%q,"experiment":%q,"family":%q,"model":{"family":%q,"n_embd":%d,"n_head":%d,"n_layer":%d,"block_size":64,"vocab_size":256},`+
-		`"optimizer":{"name":"adamw","lr":%g,"min_lr":%g},"block_size":64,"batch_size":16,"budget":{"steps":%d},"seed":%d}`,
-		name, exp, family, family, c, h, l, lr, lr/10, fixSteps, seed)
+	// c is n_embd as sweeps stores it: the head dim for gpt2-rope-swiglu and
+	// silia-xga, the width otherwise.
+	width, hd := c, c
+	switch family {
+	case "gpt2":
+		hd = c / h
+	case "gpt2-rope-swiglu", "silia-xga":
+		width = c * h
+	}
 	r := RunData{
-		Name: name, Experiment: exp, Family: family, ConfigJSON: cfg, ConfigHash: "h",
+		Name: name, Experiment: exp, Family: family, ConfigHash: "h",
+		Width: width, HeadDim: hd, NHead: h, NLayer: l, VocabSize: 256, Seed: seed, LR: lr,
+		PairKey: fmt.Sprintf("%s/C%d-L%d/lr=%g", exp, c, l, lr), ReferenceValLoss: math.NaN(),
+		Sweep:       map[string]string{"seed": fmt.Sprint(seed), "lr": fmt.Sprint(lr)},
 		ParamsTotal: params, ParamsNonEmbedding: params / 2, FlopsPerToken: 2 * params,
 		StepsTotal: fixSteps, BudgetTokens: fixSteps * fixTokensPerStep, Status: status, Step: int64(lastStep),
 		Host: "fixture", BLAS: "go",
@@ -57,7 +66,7 @@ func fixRun(exp, family string, seed uint64, c, h, l int, params int64, lr, fina
 	return r
 }
 
-// fixture returns the test dataset: experiment "scale" (3 GPT-2 sizes and
+// fixture returns the test dataset: experiment "scale" (4 GPT-2 sizes and
 // 2 Silia sizes, 2 seeds each, seeds ±0.01 around the known law) and
 // experiment "lr" (one size, two learning rates, one seed, with a running
 // and a failed run).
@@ -66,7 +75,7 @@ func fixture() Dataset {
 	gpt := []struct {
 		c, l   int
 		params int64
-	}{{64, 2, 500_000}, {96, 3, 2_000_000}, {128, 4, 8_000_000}}
+	}{{64, 2, 500_000}, {96, 3, 2_000_000}, {128, 4, 8_000_000}, {160, 5, 32_000_000}}
 	for _, g := range gpt {
 		for i, seed := range []uint64{1, 2} {
 			d := 0.01 * float64(2*i-1)
@@ -92,6 +101,15 @@ func fixture() Dataset {
 		fixRun("lr", "silia", 1, 64, 4, 2, 819_200, 3e-3, 2.7, StatusRunning, 12),
 		fixRun("lr", "silia", 1, 64, 4, 2, 819_200, 1e-2, 2.7, StatusFailed, 7),
 	)
+	// A published reference for experiment scale (as sweeps records it on
+	// every run of the family).
+	for i := range ds.Runs {
+		r := &ds.Runs[i]
+		if r.Experiment == "scale" {
+			r.ReferenceSource = "fixture paper, table 1"
+			r.ReferenceValLoss = map[string]float64{"silia": 2.17, "gpt2-rope-swiglu": 2.5}[r.Family]
+		}
+	}
 	// A task evaluation (accuracy only) on one run.
 	for i := range ds.Runs {
 		if ds.Runs[i].Name == "lr/gpt2/C64-L2/lr=0.001/seed=1" {
@@ -100,4 +118,30 @@ func fixture() Dataset {
 	}
 	ds.Experiments = []string{"scale", "lr"}
 	return ds
+}
+
+// withoutSize returns ds without the runs of experiment exp with the given
+// parameter count (e.g. to leave a family with three sizes).
+func withoutSize(ds Dataset, exp string, params int64) Dataset {
+	var out Dataset
+	out.Experiments = ds.Experiments
+	for _, r := range ds.Runs {
+		if r.Experiment == exp && r.ParamsTotal == params {
+			continue
+		}
+		out.Runs = append(out.Runs, r)
+	}
+	return out
+}
+
+// oneSeed returns ds with only the seed-1 runs.
+func oneSeed(ds Dataset) Dataset {
+	var out Dataset
+	out.Experiments = ds.Experiments
+	for _, r := range ds.Runs {
+		if r.Seed == 1 {
+			out.Runs = append(out.Runs, r)
+		}
+	}
+	return out
 }

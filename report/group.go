@@ -34,10 +34,9 @@ func lessFamily(a, b string) bool {
 // as opposed to a candidate (silia*) of the pair comparisons.
 func isBaseline(f string) bool { return strings.HasPrefix(f, "gpt2") }
 
-// run is a RunData with its parsed configuration.
+// run is a run of the dataset.
 type run struct {
 	*RunData
-	cfg RunConfig
 }
 
 // group is a configuration: the runs of one experiment that are identical
@@ -45,9 +44,9 @@ type run struct {
 type group struct {
 	experiment string
 	family     string
-	cfg        RunConfig // of the first run
-	pairKey    string    // equal for the groups of a matched pair
-	runs       []run     // sorted by seed, then name
+	rec        *RunData // the first run: its record (shape, learning rate, reference) is the configuration's
+	pairKey    string   // equal for the groups of a matched pair
+	runs       []run    // sorted by seed, then name
 	paramsTot  int64
 	paramsNE   int64
 	flopsTok   int64
@@ -56,9 +55,9 @@ type group struct {
 
 // label is the short legend label of a group, e.g. "silia C=64 H=4 L=2 lr=0.003".
 func (g *group) label(withLR bool) string {
-	s := g.family + " " + g.cfg.Shape()
-	if withLR && g.cfg.LR > 0 {
-		s += " lr=" + fmtG(g.cfg.LR)
+	s := g.family + " " + g.rec.Shape()
+	if withLR && g.rec.LR > 0 {
+		s += " lr=" + fmtG(g.rec.LR)
 	}
 	return s
 }
@@ -94,10 +93,28 @@ func (g *group) finalVals() map[uint64]float64 {
 	out := map[uint64]float64{}
 	for _, r := range g.done() {
 		if e, ok := r.finalVal(); ok {
-			out[r.cfg.Seed] = e.Loss
+			out[r.Seed] = e.Loss
 		}
 	}
 	return out
+}
+
+// finalValsBySeed returns the final validation losses of the done runs in
+// seed order.
+func (g *group) finalValsBySeed() []float64 {
+	vals, _ := g.finalValsAndSeeds()
+	return vals
+}
+
+// finalValsAndSeeds returns the final validation losses of the done runs
+// and their seeds, in seed order.
+func (g *group) finalValsAndSeeds() (vals []float64, seeds []uint64) {
+	for _, r := range g.done() { // runs are sorted by seed
+		if e, ok := r.finalVal(); ok {
+			vals, seeds = append(vals, e.Loss), append(seeds, r.Seed)
+		}
+	}
+	return vals, seeds
 }
 
 // status summarises the runs' states, e.g. "done", "2 done, 1 running
@@ -115,47 +132,12 @@ func (g *group) status() string {
 		if r.Status != StatusDone {
 			p := r.progress()
 			if len(g.runs) > 1 {
-				p = fmt.Sprintf("seed %d %s", r.cfg.Seed, p)
+				p = fmt.Sprintf("seed %d %s", r.Seed, p)
 			}
 			parts = append(parts, p)
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// pairKeyOf derives the matched-pair key from a run name: the name's
-// "/"-separated segments without the family (a segment equal to it or to
-// "family=<it>", or the family's name inside a segment) and without the
-// "seed=..." segment. Runs of one experiment whose names differ only in family
-// and seed are a matched pair.
-func pairKeyOf(name, family string) string {
-	var keep []string
-	for _, seg := range strings.Split(name, "/") {
-		seg = dropSeedItems(seg)
-		switch {
-		case seg == "":
-			continue
-		case seg == family || seg == "family="+family:
-			continue
-		case family != "":
-			seg = strings.ReplaceAll(seg, family, "*")
-		}
-		keep = append(keep, seg)
-	}
-	return strings.Join(keep, "/")
-}
-
-// dropSeedItems removes "seed=..." items from a comma-separated name
-// segment such as "params=1M,seed=2" (sweeps joins swept keys with commas).
-func dropSeedItems(seg string) string {
-	items := strings.Split(seg, ",")
-	keep := items[:0]
-	for _, it := range items {
-		if !strings.HasPrefix(it, "seed=") {
-			keep = append(keep, it)
-		}
-	}
-	return strings.Join(keep, ",")
 }
 
 // analysis is the grouped view of a dataset that tables and figures share.
@@ -164,6 +146,7 @@ type analysis struct {
 	groups      map[string][]*group // by experiment, in table order
 	runs        []run               // all runs, by name
 	warnings    []string            // configuration problems worth showing
+	scalings    map[string]*scaling // by experiment and parameter kind (analysis.scaling)
 }
 
 // analyse parses configurations, groups runs that differ only by seed and
@@ -172,26 +155,23 @@ func analyse(ds Dataset) (*analysis, error) {
 	runs := make([]RunData, len(ds.Runs))
 	copy(runs, ds.Runs) // sortRuns copies any row slice before sorting it
 	sortRuns(runs)
-	a := &analysis{groups: map[string][]*group{}}
+	a := &analysis{groups: map[string][]*group{}, scalings: map[string]*scaling{}}
 	byKey := map[string]*group{}
 	var keys []string
 	for i := range runs {
 		rd := &runs[i]
-		cfg, err := ParseConfig(rd.ConfigJSON)
-		if err != nil {
-			return nil, fmt.Errorf("run %q: %w", rd.Name, err)
-		}
-		if rd.Family == "" {
-			rd.Family = cfg.Family
-		}
-		r := run{RunData: rd, cfg: cfg}
+		r := run{RunData: rd}
 		a.runs = append(a.runs, r)
-		key := rd.Experiment + "\x00" + rd.Family + "\x00" + cfg.Grid
+		pk := rd.PairKey
+		if pk == "" {
+			pk = rd.Name // no record: a configuration of its own
+		}
+		key := rd.Experiment + "\x00" + rd.Family + "\x00" + pk
 		g, ok := byKey[key]
 		if !ok {
 			g = &group{
-				experiment: rd.Experiment, family: rd.Family, cfg: cfg,
-				pairKey:   pairKeyOf(rd.Name, rd.Family),
+				experiment: rd.Experiment, family: rd.Family, rec: rd,
+				pairKey:   pk,
 				paramsTot: rd.ParamsTotal, paramsNE: rd.ParamsNonEmbedding, flopsTok: rd.FlopsPerToken,
 			}
 			byKey[key] = g
@@ -203,17 +183,17 @@ func analyse(ds Dataset) (*analysis, error) {
 	for _, k := range keys {
 		g := byKey[k]
 		sort.SliceStable(g.runs, func(i, j int) bool {
-			if g.runs[i].cfg.Seed != g.runs[j].cfg.Seed {
-				return g.runs[i].cfg.Seed < g.runs[j].cfg.Seed
+			if g.runs[i].Seed != g.runs[j].Seed {
+				return g.runs[i].Seed < g.runs[j].Seed
 			}
 			return g.runs[i].Name < g.runs[j].Name
 		})
 		seeds := map[uint64]string{}
 		for _, r := range g.runs {
-			if prev, dup := seeds[r.cfg.Seed]; dup {
-				a.warnings = append(a.warnings, fmt.Sprintf("runs %q and %q have the same configuration and seed %d", prev, r.Name, r.cfg.Seed))
+			if prev, dup := seeds[r.Seed]; dup {
+				a.warnings = append(a.warnings, fmt.Sprintf("runs %q and %q have the same configuration and seed %d", prev, r.Name, r.Seed))
 			}
-			seeds[r.cfg.Seed] = r.Name
+			seeds[r.Seed] = r.Name
 		}
 		a.groups[g.experiment] = append(a.groups[g.experiment], g)
 		seenExp[g.experiment] = true
@@ -247,10 +227,7 @@ func analyse(ds Dataset) (*analysis, error) {
 				}
 				return gs[i].pairKey < gs[j].pairKey
 			}
-			if gs[i].family != gs[j].family {
-				return lessFamily(gs[i].family, gs[j].family)
-			}
-			return gs[i].cfg.Grid < gs[j].cfg.Grid
+			return lessFamily(gs[i].family, gs[j].family)
 		})
 	}
 	return a, nil
@@ -320,6 +297,7 @@ type groupFinal struct {
 	n                   int // runs counted
 	final               bool
 	valMean, valStd     float64
+	valCI               Interval // 95% t-interval of the mean validation loss
 	valMin, valMax      float64
 	trainMean, trainStd float64
 	bpbMean             float64
@@ -375,6 +353,7 @@ func (g *group) final() groupFinal {
 	}
 	gf.n = len(val)
 	gf.valMean, gf.valStd = Mean(val), Std(val)
+	gf.valCI, _ = TInterval(val, ConfidenceLevel)
 	gf.valMin, gf.valMax = MinMax(val)
 	gf.trainMean, gf.trainStd = Mean(train), Std(train)
 	gf.bpbMean = Mean(bpb)

@@ -3,9 +3,6 @@ package report
 import (
 	"context"
 	"fmt"
-	"os"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/tinyscale/tinyscale/store"
 )
@@ -23,12 +20,18 @@ func Load(ctx context.Context, db *store.DB) (Dataset, error) {
 	ds := Dataset{Runs: make([]RunData, 0, len(runs))}
 	for _, r := range runs {
 		rd := RunData{
-			Name: r.Name, Experiment: r.Experiment, Family: r.Family,
-			ConfigJSON: string(r.ConfigJSON), ConfigHash: r.ConfigHash,
+			Name: r.Name, Experiment: r.Experiment, Family: r.Family, ConfigHash: r.ConfigHash,
 			ParamsTotal: r.ParamsTotal, ParamsNonEmbedding: r.ParamsNonEmbedding,
 			FlopsPerToken: r.FlopsPerToken, StepsTotal: r.StepsTotal, BudgetTokens: r.BudgetTokens,
 			Nonreproducible: r.Nonreproducible, Status: r.Status, FailReason: r.FailReason,
 			FailStep: r.FailStep, Step: r.Step, Host: r.Host, BLAS: r.BLAS,
+		}
+		rec := r.Record
+		rd.Width, rd.HeadDim, rd.NHead, rd.NLayer, rd.VocabSize = rec.Width, rec.HeadDim, rec.NHead, rec.NLayer, rec.VocabSize
+		rd.Seed, rd.LR, rd.PairKey, rd.MatchBy, rd.MatchTarget = rec.Seed, rec.LR, rec.PairKey, rec.MatchBy, rec.MatchTarget
+		rd.ExperimentsSHA256, rd.ReferenceSource, rd.ReferenceValLoss = rec.ExperimentsSHA256, rec.ReferenceSource, rec.ReferenceValLoss
+		if rd.Sweep, err = rec.Sweep(); err != nil {
+			return Dataset{}, fmt.Errorf("load report data: run %q: %w", r.Name, err)
 		}
 		steps, err := db.Steps(ctx, r.Name)
 		if err != nil {
@@ -62,29 +65,4 @@ func Load(ctx context.Context, db *store.DB) (Dataset, error) {
 		ds.Runs = append(ds.Runs, rd)
 	}
 	return ds, nil
-}
-
-// ExperimentOrder reads the experiment names, in file order, from an
-// experiments file (only experiments[].name is read; the rest is the sweeps
-// package's business). The report lists experiments in this order.
-func ExperimentOrder(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read experiments file: %w", err)
-	}
-	var f struct {
-		Experiments []struct {
-			Name string `yaml:"name"`
-		} `yaml:"experiments"`
-	}
-	if err := yaml.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var names []string
-	for _, e := range f.Experiments {
-		if e.Name != "" {
-			names = append(names, e.Name)
-		}
-	}
-	return names, nil
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -25,8 +26,12 @@ func writeFixtureDB(t *testing.T, ds Dataset) string {
 	defer db.Close()
 	for _, r := range ds.Runs {
 		err := db.UpsertRun(ctx, store.Run{
-			Name: r.Name, Experiment: r.Experiment, Family: r.Family, ConfigJSON: []byte(r.ConfigJSON),
-			ConfigHash: r.ConfigHash, ParamsTotal: r.ParamsTotal, ParamsNonEmbedding: r.ParamsNonEmbedding,
+			Name: r.Name, Experiment: r.Experiment, Family: r.Family,
+			ConfigHash: r.ConfigHash,
+			Record: store.RunRecord{Width: r.Width, HeadDim: r.HeadDim, NHead: r.NHead, NLayer: r.NLayer,
+				VocabSize: r.VocabSize, Seed: r.Seed, LR: r.LR, PairKey: r.PairKey, MatchBy: r.MatchBy,
+				MatchTarget: r.MatchTarget, SweepJSON: sweepJSON(t, r.Sweep), ExperimentsSHA256: r.ExperimentsSHA256,
+				ReferenceSource: r.ReferenceSource, ReferenceValLoss: r.ReferenceValLoss}, ParamsTotal: r.ParamsTotal, ParamsNonEmbedding: r.ParamsNonEmbedding,
 			FlopsPerToken: r.FlopsPerToken, StepsTotal: r.StepsTotal, BudgetTokens: r.BudgetTokens,
 			Host: r.Host, BLAS: r.BLAS,
 		})
@@ -111,33 +116,15 @@ func TestLoadEmptyDB(t *testing.T) {
 	}
 }
 
-func TestExperimentOrder(t *testing.T) {
-	dir := t.TempDir()
-	good := filepath.Join(dir, "experiments.yaml")
-	os.WriteFile(good, []byte("db: r.db\nexperiments:\n  - name: zeta\n    families: [silia]\n  - name: alpha\n"), 0o644)
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("experiments:\n  - name: [1\n"), 0o644)
-	tests := []struct {
-		name, path string
-		want       []string
-		err        string
-	}{
-		{"order", good, []string{"zeta", "alpha"}, ""},
-		{"syntax", bad, nil, "bad.yaml"},
-		{"missing", filepath.Join(dir, "nope.yaml"), nil, "no such file"},
+// sweepJSON encodes a sweep map as the store keeps it.
+func sweepJSON(t *testing.T, m map[string]string) string {
+	t.Helper()
+	if m == nil {
+		return "{}"
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ExperimentOrder(tt.path)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
-			}
-		})
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(b)
 }

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -19,28 +18,45 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// Figure size: readable on a page (about a column and a half wide).
+// Figure sizes for a paper: a double-column figure (index.html shows it,
+// files <name>.<format>) and a single-column one (<name>-1col.<format>).
+// Heights are those of the plot; a legend below the plot adds its own height.
 const (
-	figWidth  = 16 * vg.Centimeter
-	figHeight = 10 * vg.Centimeter
+	doubleWidth  = 17.5 * vg.Centimeter
+	doubleHeight = 8.5 * vg.Centimeter
+	singleWidth  = 8.5 * vg.Centimeter
+	singleHeight = 6.5 * vg.Centimeter
 )
 
-// familyColors are the fixed colours of the known families (same order as
-// knownFamilies); other families take extraColors in name order.
+// figSize is one size every figure is rendered at.
+type figSize struct {
+	suffix        string // file-name suffix
+	width, height vg.Length
+	legendBelow   bool // always put the legend under the plot
+}
+
+// figSizes are the sizes of every figure, double column first.
+var figSizes = []figSize{
+	{suffix: "", width: doubleWidth, height: doubleHeight},
+	{suffix: "-1col", width: singleWidth, height: singleHeight, legendBelow: true},
+}
+
+// Okabe–Ito colours (Okabe & Ito 2008, "Color Universal Design"), which stay
+// distinct under the common colour-vision deficiencies. familyColors are the
+// known families' (same order as knownFamilies): each family has its colour
+// in every figure; other families take extraColors in name order.
 var familyColors = [...]color.NRGBA{
-	{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // gpt2: blue
-	{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // gpt2-rope-swiglu: green
-	{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, // silia: red
-	{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, // silia-xga: purple
+	{R: 0x00, G: 0x9e, B: 0x73, A: 0xff}, // gpt2: bluish green
+	{R: 0x00, G: 0x72, B: 0xb2, A: 0xff}, // gpt2-rope-swiglu: blue
+	{R: 0xd5, G: 0x5e, B: 0x00, A: 0xff}, // silia: vermillion
+	{R: 0xcc, G: 0x79, B: 0xa7, A: 0xff}, // silia-xga: reddish purple
 }
 
 var extraColors = [...]color.NRGBA{
-	{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
-	{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff},
-	{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
-	{R: 0xbc, G: 0xbd, B: 0x22, A: 0xff},
-	{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff},
-	{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	{R: 0xe6, G: 0x9f, B: 0x00, A: 0xff}, // orange
+	{R: 0x56, G: 0xb4, B: 0xe9, A: 0xff}, // sky blue
+	{R: 0x00, G: 0x00, B: 0x00, A: 0xff}, // black
+	{R: 0xf0, G: 0xe4, B: 0x42, A: 0xff}, // yellow
 }
 
 // palette assigns each family its colour.
@@ -88,56 +104,137 @@ var glyphs = []draw.GlyphDrawer{
 	draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{}, draw.PlusGlyph{}, draw.CrossGlyph{}, draw.RingGlyph{},
 }
 
-// newPlot returns a plot with a title, axis labels and the legend top right.
+// newPlot returns a plot with a title, axis labels (with units) and 7–9 pt
+// text, sized for a paper.
 func newPlot(title, xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(9)
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
-	p.Legend.TextStyle.Font.Size = vg.Points(8)
+	for _, a := range []*plot.Axis{&p.X, &p.Y} {
+		a.Label.TextStyle.Font.Size = vg.Points(8)
+		a.Tick.Label.Font.Size = vg.Points(7)
+	}
+	p.Legend.TextStyle.Font.Size = vg.Points(7)
+	p.Legend.Top, p.Legend.Left = true, true
+	p.X.Tick.Marker = niceTicker{}
 	p.Add(plotter.NewGrid())
 	return p
 }
 
-// finish makes room above the data for the legend (so that it never hides
-// a point), pads log x axes so that edge points are not clipped and gives
-// the y axis labels with enough decimals. Call it after adding every plotter.
-func finish(p *plot.Plot, entries int) {
-	if entries > 0 && p.Y.Max > p.Y.Min {
-		f := math.Min(0.6, float64(entries)*11/230+0.02)
-		p.Y.Max += (p.Y.Max - p.Y.Min) * f / (1 - f)
-	}
+// finish pads the axes so that edge points are not clipped and gives the y
+// axis readable labels. Call it after adding every plotter.
+func finish(p *plot.Plot) {
 	if _, ok := p.X.Scale.(plot.LogScale); ok && p.X.Min > 0 {
 		p.X.Min /= 1.2
 		p.X.Max *= 1.2
 	}
-	p.Y.Tick.Marker = decimalTicker{}
+	if p.Y.Max > p.Y.Min {
+		pad := (p.Y.Max - p.Y.Min) * 0.04
+		p.Y.Min, p.Y.Max = p.Y.Min-pad, p.Y.Max+pad
+	}
+	p.Y.Tick.Marker = niceTicker{}
 }
 
-// decimalTicker is plot.DefaultTicks with every major label printed with the
-// same, sufficient number of decimals (DefaultTicks can print 2.55 as 2.5).
-type decimalTicker struct{}
+// takeLegend moves the plot's legend entries out of the plot, so that
+// drawFigure can place them outside the data area.
+func takeLegend(p *plot.Plot) plot.Legend {
+	leg := p.Legend
+	p.Legend = plot.NewLegend()
+	p.Legend.TextStyle = leg.TextStyle
+	return leg
+}
+
+// legendPad separates the legend from the plot.
+const legendPad = 2 * vg.Millimeter
+
+// legendSize is the width and height of a legend (zero when it is empty).
+func legendSize(leg plot.Legend) (w, h vg.Length) {
+	r := leg.Rectangle(draw.Canvas{})
+	return r.Max.X - r.Min.X, r.Max.Y - r.Min.Y
+}
+
+// figureHeight is the canvas height of a figure at size sz: the plot's,
+// plus the legend's when the legend goes below the plot.
+func figureHeight(leg plot.Legend, sz figSize) vg.Length {
+	if below, _, h := legendPlace(leg, sz); below {
+		return sz.height + h + 2*legendPad
+	}
+	return sz.height
+}
+
+// legendPlace decides where the legend goes: to the right of the plot when
+// it takes at most 40% of the width (and the size allows it), else below.
+func legendPlace(leg plot.Legend, sz figSize) (below bool, w, h vg.Length) {
+	w, h = legendSize(leg)
+	if h == 0 {
+		return false, 0, 0
+	}
+	return sz.legendBelow || w > 0.4*sz.width || h > sz.height, w, h
+}
+
+// drawFigure draws the plot and, outside its data area, the legend.
+func drawFigure(p *plot.Plot, leg plot.Legend, c draw.Canvas, sz figSize) {
+	below, w, h := legendPlace(leg, sz)
+	switch {
+	case h == 0:
+		p.Draw(c)
+	case below:
+		// The legend's last line needs its font descent below it: a pad.
+		p.Draw(draw.Crop(c, 0, 0, h+2*legendPad, 0))
+		leg.Draw(draw.Crop(c, legendPad, 0, legendPad, -(c.Max.Y - c.Min.Y - h - 2*legendPad)))
+	default:
+		p.Draw(draw.Crop(c, 0, -(w + legendPad), 0, 0))
+		leg.Draw(draw.Crop(c, c.Max.X-c.Min.X-w, 0, 0, -4*legendPad))
+	}
+}
+
+// niceTicker puts labelled ticks at multiples of 1, 2 or 5 × 10^k, so that
+// an axis has at most 7 labels, all printed with the same number of
+// decimals (plot.DefaultTicks can label 0 to 300 as 40, 160, 280), and
+// unlabelled minor ticks halfway.
+type niceTicker struct {
+	// label formats a labelled value; nil prints it with the step's decimals.
+	label func(float64) string
+}
 
 // Ticks implements plot.Ticker.
-func (decimalTicker) Ticks(lo, hi float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
-	dec := 0
-	for _, t := range ticks {
-		if t.Label == "" {
-			continue
-		}
-		s := strconv.FormatFloat(t.Value, 'g', 10, 64)
-		if strings.ContainsAny(s, "eE") {
-			dec = 4
-		} else if i := strings.IndexByte(s, '.'); i >= 0 {
-			dec = max(dec, len(s)-i-1)
+func (t niceTicker) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) || math.IsNaN(hi-lo) {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	step := 0.0
+	for e := math.Floor(math.Log10(hi-lo)) - 2; step == 0; e++ {
+		for _, m := range []float64{1, 2, 5} {
+			st := m * math.Pow(10, e)
+			if n := math.Floor(hi/st) - math.Ceil(lo/st) + 1; n <= 7 {
+				step = st
+				break
+			}
 		}
 	}
-	dec = min(dec, 4)
-	for i := range ticks {
-		if ticks[i].Label != "" {
-			ticks[i].Label = strconv.FormatFloat(ticks[i].Value, 'f', dec, 64)
+	dec := 0
+	if step < 1 {
+		dec = int(math.Ceil(-math.Log10(step) - 1e-9))
+	}
+	var ticks []plot.Tick
+	first := math.Ceil(lo / step)
+	if m := (first - 0.5) * step; m >= lo {
+		ticks = append(ticks, plot.Tick{Value: m})
+	}
+	for k := first; k*step <= hi*(1+1e-12)+1e-300; k++ {
+		v := k * step
+		if math.Abs(v) < step*1e-9 {
+			v = 0
+		}
+		lbl := strconv.FormatFloat(v, 'f', dec, 64)
+		if t.label != nil && v != 0 {
+			lbl = t.label(v)
+		}
+		ticks = append(ticks, plot.Tick{Value: v, Label: lbl})
+		if m := v + step/2; m <= hi {
+			ticks = append(ticks, plot.Tick{Value: m})
 		}
 	}
 	return ticks
@@ -161,9 +258,10 @@ func setLog(a *plot.Axis, label func(float64) string) {
 	a.Tick.Marker = logTicker{label: label}
 }
 
-// logTicker puts major ticks at powers of ten and, when the range holds
-// fewer than three of them, also at 2× and 5×; minor ticks at the other
-// integer multiples.
+// logTicker labels a log axis readably: powers of ten when the range holds
+// at least three of them; else 1, 2 and 5 × 10^k when that gives three
+// labels; else (less than a decade) every integer multiple 1–9 × 10^k.
+// Unlabelled minor ticks mark the other integer multiples.
 type logTicker struct{ label func(float64) string }
 
 // Ticks implements plot.Ticker.
@@ -172,24 +270,38 @@ func (t logTicker) Ticks(min, max float64) []plot.Tick {
 		return plot.DefaultTicks{}.Ticks(min, max)
 	}
 	lo, hi := int(math.Floor(math.Log10(min))), int(math.Ceil(math.Log10(max)))
-	dense := false
-	n := 0
-	for e := lo; e <= hi; e++ {
-		if v := math.Pow(10, float64(e)); v >= min && v <= max {
-			n++
+	in := func(v float64) bool { return v >= min*(1-1e-9) && v <= max*(1+1e-9) }
+	count := func(ms ...int) int {
+		n := 0
+		for e := lo; e <= hi; e++ {
+			for _, m := range ms {
+				if in(float64(m) * math.Pow(10, float64(e))) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	labelled := map[int]bool{1: true}
+	switch {
+	case count(1) >= 3:
+	case count(1, 2, 5) >= 3:
+		labelled[2], labelled[5] = true, true
+	default:
+		for m := 2; m <= 9; m++ {
+			labelled[m] = true
 		}
 	}
-	dense = n < 3
 	var ticks []plot.Tick
 	for e := lo; e <= hi; e++ {
 		base := math.Pow(10, float64(e))
 		for m := 1; m <= 9; m++ {
 			v := float64(m) * base
-			if v < min*(1-1e-9) || v > max*(1+1e-9) {
+			if !in(v) {
 				continue
 			}
 			tk := plot.Tick{Value: v}
-			if m == 1 || (dense && (m == 2 || m == 5)) {
+			if labelled[m] {
 				tk.Label = t.label(v)
 			}
 			ticks = append(ticks, tk)
@@ -245,27 +357,28 @@ func lrLabel(v float64) string { return strconv.FormatFloat(v, 'g', 2, 64) }
 // pdfDate matches the creation and modification dates fpdf writes.
 var pdfDate = regexp.MustCompile(`/(CreationDate|ModDate) \(D:\d{14}\)`)
 
-// render draws the plot in a format: png (at dpi), svg or pdf. The PDF's
-// dates are pinned (same length, so the cross-reference offsets stay valid)
-// to keep the output byte-identical from run to run.
-func render(p *plot.Plot, format string, dpi int) ([]byte, error) {
+// render draws a figure in a format (png at dpi, svg or pdf) at a size. The
+// PDF's dates are pinned (same length, so the cross-reference offsets stay
+// valid) to keep the output byte-identical from run to run.
+func render(p *plot.Plot, leg plot.Legend, format string, dpi int, sz figSize) ([]byte, error) {
 	var buf bytes.Buffer
+	w, h := sz.width, figureHeight(leg, sz)
 	switch format {
 	case "png":
-		c := vgimg.NewWith(vgimg.UseWH(figWidth, figHeight), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
-		p.Draw(draw.New(c))
+		c := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
+		drawFigure(p, leg, draw.New(c), sz)
 		if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&buf); err != nil {
 			return nil, fmt.Errorf("render png: %w", err)
 		}
 	case "svg":
-		c := vgsvg.New(figWidth, figHeight)
-		p.Draw(draw.New(c))
+		c := vgsvg.New(w, h)
+		drawFigure(p, leg, draw.New(c), sz)
 		if _, err := c.WriteTo(&buf); err != nil {
 			return nil, fmt.Errorf("render svg: %w", err)
 		}
 	case "pdf":
-		c := vgpdf.New(figWidth, figHeight)
-		p.Draw(draw.New(c))
+		c := vgpdf.New(w, h)
+		drawFigure(p, leg, draw.New(c), sz)
 		if _, err := c.WriteTo(&buf); err != nil {
 			return nil, fmt.Errorf("render pdf: %w", err)
 		}

@@ -4,11 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -90,7 +86,7 @@ func Build(ds Dataset, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep.Tables = []Table{a.paramTable(), pairs, a.runsTable()}
+	rep.Tables = []Table{a.paramTable(), pairs, a.claimsTable(), a.runsTable()}
 
 	lossFigs, err := a.lossFigures(pal)
 	if err != nil {
@@ -121,13 +117,20 @@ func Build(ds Dataset, opts Options) (*Report, error) {
 		rep.Files["tables/"+t.Name+".csv"] = c
 	}
 	rep.Files["tables/headline.md"] = headlineMarkdown(heads)
+	js, err := a.reportJSON(heads, a.warnings)
+	if err != nil {
+		return nil, err
+	}
+	rep.Files["report.json"] = js
 	for _, f := range rep.Figures {
-		for _, format := range formats {
-			b, err := render(f.plot, format, dpi)
-			if err != nil {
-				return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+		for _, sz := range figSizes {
+			for _, format := range formats {
+				b, err := render(f.plot, f.legend, format, dpi, sz)
+				if err != nil {
+					return nil, fmt.Errorf("figure %s: %w", f.Name, err)
+				}
+				rep.Files["figures/"+f.Name+sz.suffix+"."+format] = b
 			}
-			rep.Files["figures/"+f.Name+"."+format] = b
 		}
 		log.Debug("figure drawn", "name", f.Name)
 	}
@@ -192,91 +195,4 @@ func headlineMarkdown(heads []string) []byte {
 		b.WriteString("- " + h + "\n")
 	}
 	return b.Bytes()
-}
-
-// WriteDir writes the report into dir atomically: the files go to a
-// temporary folder beside dir, which then replaces dir. An existing dir is
-// replaced only if it is empty or holds a previous report (its index.html
-// carries the generator mark); anything else is refused.
-func (r *Report) WriteDir(dir string) error {
-	if err := CheckOutDir(dir); err != nil {
-		return err
-	}
-	parent := filepath.Dir(filepath.Clean(dir))
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	defer os.RemoveAll(tmp) // a no-op once renamed
-	// MkdirTemp makes the folder 0700; a report is meant to be shared.
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	names := make([]string, 0, len(r.Files))
-	for n := range r.Files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		p := filepath.Join(tmp, filepath.FromSlash(n))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
-		if err := os.WriteFile(p, r.Files[n], 0o644); err != nil {
-			return fmt.Errorf("write report: %w", err)
-		}
-	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	old := ""
-	if _, err := os.Stat(dir); err == nil {
-		old = tmp + ".old"
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("write report: move old report aside: %w", err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if old != "" {
-			_ = os.Rename(old, dir)
-		}
-		return fmt.Errorf("write report: %w", err)
-	}
-	if old != "" {
-		if err := os.RemoveAll(old); err != nil {
-			return fmt.Errorf("write report: remove old report %s: %w", old, err)
-		}
-	}
-	return nil
-}
-
-// CheckOutDir returns an error when dir exists and is neither empty nor a
-// previous report, i.e. when WriteDir would refuse it; callers check it
-// before the (slow) Build.
-func CheckOutDir(dir string) error {
-	st, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("report output %s exists and is not a folder", dir)
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("write report: %w", err)
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	idx, err := os.ReadFile(filepath.Join(dir, "index.html"))
-	if err != nil || !bytes.Contains(idx, []byte(generatorMeta)) {
-		return fmt.Errorf("report output %s exists and does not hold a tinyscale report; choose another --out or remove it", dir)
-	}
-	return nil
 }

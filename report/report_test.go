@@ -2,9 +2,10 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
-	"image"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
@@ -13,6 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/cmpimg"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -20,13 +27,22 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // goldenDPI keeps the golden PNG small.
 const goldenDPI = 40
 
-// buildFixture builds the fixture report once per call.
+// fixtureReports memoises buildFixture by formats: the tests only read
+// the reports, and building one takes a while on a loaded machine.
+var fixtureReports = map[string]*Report{}
+
+// buildFixture builds the fixture report (once per list of formats).
 func buildFixture(t *testing.T, formats ...string) *Report {
 	t.Helper()
+	key := strings.Join(formats, ",")
+	if rep, ok := fixtureReports[key]; ok {
+		return rep
+	}
 	rep, err := Build(fixture(), Options{Formats: formats, DPI: goldenDPI})
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
+	fixtureReports[key] = rep
 	return rep
 }
 
@@ -50,7 +66,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 
 func TestGoldenTables(t *testing.T) {
 	rep := buildFixture(t)
-	for _, name := range []string{"param_efficiency.md", "param_efficiency.csv", "pairs.md", "pairs.csv", "runs.md", "runs.csv", "headline.md"} {
+	for _, name := range []string{"param_efficiency.md", "param_efficiency.csv", "pairs.md", "pairs.csv", "claims.md", "claims.csv", "runs.md", "runs.csv", "headline.md"} {
 		t.Run(name, func(t *testing.T) {
 			got, ok := rep.Files["tables/"+name]
 			if !ok {
@@ -62,7 +78,8 @@ func TestGoldenTables(t *testing.T) {
 }
 
 // TestHeadline checks the exchange rate against the fixture's known law:
-// each Silia size has the loss of a GPT-2 model twice its size.
+// each Silia size has the loss of a GPT-2 model twice its size, and the
+// bootstrap interval over seeds must hold it.
 func TestHeadline(t *testing.T) {
 	rep := buildFixture(t)
 	var total string
@@ -74,17 +91,21 @@ func TestHeadline(t *testing.T) {
 	if total == "" {
 		t.Fatalf("no headline for scale/total in %q", rep.Headlines)
 	}
-	m := regexp.MustCompile(`worth ([0-9.]+)(?:–([0-9.]+))? gpt2`).FindStringSubmatch(total)
-	if m == nil {
-		t.Fatalf("headline without a ratio: %s", total)
+	ms := regexp.MustCompile(`([0-9.]+) \(95% CI ([0-9.]+)–([0-9.]+)\) at ([0-9.]+[kM]) silia`).FindAllStringSubmatch(total, -1)
+	if len(ms) != 2 {
+		t.Fatalf("want two rates with intervals (one per silia size): %s", total)
 	}
-	for _, s := range m[1:] {
-		if s == "" {
-			continue
+	for _, m := range ms {
+		r, _ := strconv.ParseFloat(m[1], 64)
+		lo, _ := strconv.ParseFloat(m[2], 64)
+		hi, _ := strconv.ParseFloat(m[3], 64)
+		if r < fixRatio*0.99 || r > fixRatio*1.01 || !(lo <= fixRatio && fixRatio <= hi) || !(lo < hi) {
+			t.Errorf("rate %v [%v, %v], want %v inside: %s", r, lo, hi, fixRatio, total)
 		}
-		r, _ := strconv.ParseFloat(s, 64)
-		if r < fixRatio*0.99 || r > fixRatio*1.01 {
-			t.Errorf("ratio %v, want %v: %s", r, fixRatio, total)
+	}
+	for _, want := range []string{"1 residual dof", "RMSE", "percentile bootstrap over seeds (seeds resampled jointly across sizes and families), 1000 resamples"} {
+		if !strings.Contains(total, want) {
+			t.Errorf("headline lacks %q: %s", want, total)
 		}
 	}
 	// Experiment lr has one size per family: no fit, and it must say so.
@@ -92,7 +113,7 @@ func TestHeadline(t *testing.T) {
 	for _, h := range rep.Headlines {
 		if strings.HasPrefix(h, "lr (total parameters): silia vs gpt2:") {
 			found = true
-			if !strings.Contains(h, "not enough gpt2 sizes") {
+			if !strings.Contains(h, "needs at least 4") || strings.Contains(h, "worth") {
 				t.Errorf("lr headline should say there are not enough sizes: %s", h)
 			}
 		}
@@ -102,72 +123,158 @@ func TestHeadline(t *testing.T) {
 	}
 }
 
-func TestFiguresDecodeAndGolden(t *testing.T) {
-	rep := buildFixture(t)
-	wantFigs := []string{
-		"params_scale_total", "params_scale_non_embedding", "loss_scale_steps", "loss_scale_tokens",
-		"loss_scale_flops", "loss_lr_steps", "compute_scale_flops", "compute_scale_wall", "lr_lr",
+// TestThreeSizesNoHeadline: with three sizes the fit has no residual degrees
+// of freedom; the report says so, states no exchange rate and draws no law.
+func TestThreeSizesNoHeadline(t *testing.T) {
+	rep, err := Build(withoutSize(fixture(), "scale", 32_000_000), Options{DPI: goldenDPI})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range wantFigs {
-		b, ok := rep.Files["figures/"+name+".png"]
-		if !ok {
-			t.Errorf("missing figures/%s.png", name)
+	for _, h := range rep.Headlines {
+		if !strings.HasPrefix(h, "scale (") {
 			continue
 		}
-		img, err := png.Decode(bytes.NewReader(b))
-		if err != nil {
-			t.Errorf("%s.png does not decode: %v", name, err)
-			continue
-		}
-		// 16 cm × 10 cm at goldenDPI.
-		dpi := float64(goldenDPI)
-		wantW, wantH := int(16/2.54*dpi+0.5), int(10/2.54*dpi+0.5)
-		if d := img.Bounds().Size(); abs(d.X-wantW) > 1 || abs(d.Y-wantH) > 1 {
-			t.Errorf("%s.png is %v, want about %dx%d", name, d, wantW, wantH)
+		if strings.Contains(h, "worth") || !strings.Contains(h, "0 residual degrees of freedom") || !strings.Contains(h, "no exchange rate is stated") {
+			t.Errorf("3-size headline: %s", h)
 		}
 	}
-	got, err := png.Decode(bytes.NewReader(rep.Files["figures/params_scale_total.png"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	golden := filepath.Join("testdata", "params_scale_total.png")
-	if *update {
-		if err := os.WriteFile(golden, rep.Files["figures/params_scale_total.png"], 0o644); err != nil {
-			t.Fatal(err)
+	for _, f := range rep.Figures {
+		if f.Name == "params_scale_total" && (!strings.Contains(f.Caption, "No law drawn") || strings.Contains(f.Caption, "Dashed")) {
+			t.Errorf("caption: %s", f.Caption)
 		}
-		return
 	}
-	f, err := os.Open(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff, total := pixelDiff(got, want, 48); diff > total/100 {
-		t.Errorf("params_scale_total.png differs from the golden in %d of %d pixels", diff, total)
-	}
-}
-
-// pixelDiff counts pixels whose channels differ by more than tol (0–255).
-func pixelDiff(a, b image.Image, tol int) (diff, total int) {
-	if a.Bounds() != b.Bounds() {
-		return 1, 0
-	}
-	r := a.Bounds()
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			total++
-			ar, ag, ab, _ := a.At(x, y).RGBA()
-			br, bg, bb, _ := b.At(x, y).RGBA()
-			if abs(int(ar>>8)-int(br>>8)) > tol || abs(int(ag>>8)-int(bg>>8)) > tol || abs(int(ab>>8)-int(bb>>8)) > tol {
-				diff++
+	// report.json: the fit is there with dof 0, marked unusable, and no rate.
+	var jr struct {
+		Experiments []struct {
+			Name    string
+			Scaling []struct {
+				Fits []struct {
+					Family string
+					DOF    int
+					Usable bool
+					Reason string
+				}
+				Rates []any `json:"exchange_rates"`
 			}
 		}
 	}
-	return diff, total
+	if err := json.Unmarshal(rep.Files["report.json"], &jr); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range jr.Experiments[0].Scaling {
+		if len(sc.Rates) != 0 {
+			t.Errorf("3 sizes, yet exchange rates: %v", sc.Rates)
+		}
+		for _, f := range sc.Fits {
+			if f.Family == "gpt2-rope-swiglu" && (f.DOF != 0 || f.Usable || !strings.Contains(f.Reason, "0 residual degrees of freedom")) {
+				t.Errorf("fit %+v", f)
+			}
+		}
+	}
+}
+
+// TestOneSeedNoErrorBars: with one seed per configuration no figure draws an
+// error bar, and the captions say n = 1.
+func TestOneSeedNoErrorBars(t *testing.T) {
+	rep, err := Build(oneSeed(fixture()), Options{DPI: goldenDPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Figures {
+		if strings.HasPrefix(f.Name, "loss_") {
+			continue
+		}
+		if !strings.Contains(f.Caption, "n = 1 seed per point: no error bars") || strings.Contains(f.Caption, "Error bars:") {
+			t.Errorf("%s caption: %s", f.Name, f.Caption)
+		}
+	}
+	if strings.Contains(string(rep.Files["tables/headline.md"]), "95% CI") {
+		t.Errorf("one seed, yet an interval:\n%s", rep.Files["tables/headline.md"])
+	}
+	// Points with n = 1 draw exactly what a plain scatter draws: no bar.
+	xys := plotter.XYs{{X: 1, Y: 2}, {X: 2, Y: 3}}
+	withBars, plain := newPlot("t", "x", "y"), newPlot("t", "x", "y")
+	if _, err := addErrPoints(withBars, xys, []Interval{{N: 1, HalfWidth: math.NaN()}, {N: 1, HalfWidth: math.NaN()}}, color.Black, draw.CircleGlyph{}); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := plotter.NewScatter(xys)
+	sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(3), Shape: draw.CircleGlyph{}}
+	plain.Add(sc)
+	a, _ := render(withBars, plot.Legend{}, "png", goldenDPI, figSizes[0])
+	b, _ := render(plain, plot.Legend{}, "png", goldenDPI, figSizes[0])
+	if !bytes.Equal(a, b) {
+		t.Error("points with n = 1 drew more than their markers")
+	}
+}
+
+// TestFigureGoldens compares one figure of every kind (loss vs steps, tokens
+// and FLOPs; parameters total and non-embedding; compute FLOPs and wall
+// time; learning rate), at both sizes, with its golden PNG exactly, using
+// gonum's cmpimg. Regenerate with go test ./report/ -run FigureGoldens -regen.
+func TestFigureGoldens(t *testing.T) {
+	rep := buildFixture(t)
+	kinds := []string{
+		"loss_scale_steps", "loss_scale_tokens", "loss_scale_flops", "params_scale_total",
+		"params_scale_non_embedding", "compute_scale_flops", "compute_scale_wall", "lr_lr",
+	}
+	for _, k := range kinds {
+		for _, sz := range figSizes {
+			name := k + sz.suffix + ".png"
+			t.Run(name, func(t *testing.T) {
+				got, ok := rep.Files["figures/"+name]
+				if !ok {
+					t.Fatalf("missing figures/%s", name)
+				}
+				path := filepath.Join("testdata", "figures", name)
+				if *cmpimg.GenerateTestData { // -regen
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, got, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./report/ -run FigureGoldens -regen)", err)
+				}
+				ok, err = cmpimg.Equal("png", got, want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !ok {
+					bad := filepath.Join(t.TempDir(), name)
+					os.WriteFile(bad, got, 0o644)
+					t.Errorf("%s differs from its golden (got written to %s)", name, bad)
+				}
+			})
+		}
+	}
+}
+
+// TestFigureSizes: every figure comes at double- and single-column width,
+// in every requested format.
+func TestFigureSizes(t *testing.T) {
+	rep := buildFixture(t, "svg", "pdf")
+	dpi := float64(goldenDPI)
+	for _, f := range rep.Figures {
+		for _, sz := range figSizes {
+			for _, format := range []string{"png", "svg", "pdf"} {
+				if _, ok := rep.Files["figures/"+f.Name+sz.suffix+"."+format]; !ok {
+					t.Errorf("missing figures/%s%s.%s", f.Name, sz.suffix, format)
+				}
+			}
+			img, err := png.Decode(bytes.NewReader(rep.Files["figures/"+f.Name+sz.suffix+".png"]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantW := int(float64(sz.width)/72*dpi + 0.5)
+			if d := img.Bounds().Size(); abs(d.X-wantW) > 1 || float64(d.Y) < float64(sz.height)/72*dpi-1 {
+				t.Errorf("%s%s.png is %v, want %d wide and at least %v high", f.Name, sz.suffix, d, wantW, float64(sz.height)/72*dpi)
+			}
+		}
+	}
 }
 
 func abs(x int) int {
@@ -204,7 +311,7 @@ func TestDeterministic(t *testing.T) {
 		t.Fatalf("rewriting a previous report: %v", err)
 	}
 	second := readTree(t, out)
-	if len(first) != len(a.Files) || len(second) != len(first) {
+	if len(first) != len(a.Files)+1 || len(second) != len(first) { // + the manifest (.tinyscale-report)
 		t.Fatalf("trees hold %d and %d files, report %d", len(first), len(second), len(a.Files))
 	}
 	for name, x := range first {
@@ -247,6 +354,7 @@ func TestIndexHTML(t *testing.T) {
 		`href="figures/params_scale_total.svg"`,
 		"true counts of the implemented code",
 		"one silia parameter is worth",
+		`href="figures/params_scale_total-1col.png"`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("index.html lacks %q", want)
@@ -259,7 +367,7 @@ func TestIndexHTML(t *testing.T) {
 		t.Error("sample text not escaped")
 	}
 	for name := range rep.Files {
-		if strings.HasPrefix(name, "figures/") && strings.HasSuffix(name, ".png") {
+		if strings.HasPrefix(name, "figures/") && strings.HasSuffix(name, ".png") && !strings.HasSuffix(name, "-1col.png") {
 			stem := strings.TrimSuffix(strings.TrimPrefix(name, "figures/"), ".png")
 			if !strings.Contains(page, `src="figures/`+stem+`.png"`) {
 				t.Errorf("index.html does not show %s", name)
@@ -277,7 +385,6 @@ func TestBuildErrors(t *testing.T) {
 	}{
 		{"empty", Dataset{}, Options{}, "no runs"},
 		{"format", fixture(), Options{Formats: []string{"gif"}}, `unknown figure format "gif"`},
-		{"config", Dataset{Runs: []RunData{{Name: "x", ConfigJSON: "{not json"}}}, Options{}, `run "x": parse config_json`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,23 +411,6 @@ func TestWriteDirRefusesForeignFolder(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "thesis.tex")); string(b) != "precious" {
 		t.Error("foreign file touched")
-	}
-}
-
-func TestPairKey(t *testing.T) {
-	tests := []struct{ name, family, want string }{
-		{"paper-pair/silia/seed=1", "silia", "paper-pair"},
-		{"paper-pair/gpt2-rope-swiglu/seed=3", "gpt2-rope-swiglu", "paper-pair"},
-		{"sweep/family=silia/size=1M/lr=0.003/seed=2", "silia", "sweep/size=1M/lr=0.003"},
-		{"sweep/gpt2-1M/seed=2", "gpt2", "sweep/*-1M"},
-		// sweeps joins swept keys with commas: seed inside the list.
-		{"ladder/silia/params=1M,seed=2", "silia", "ladder/params=1M"},
-		{"ladder/gpt2-rope-swiglu/seed=1,optimizer.lr=0.003", "gpt2-rope-swiglu", "ladder/optimizer.lr=0.003"},
-	}
-	for _, tt := range tests {
-		if got := pairKeyOf(tt.name, tt.family); got != tt.want {
-			t.Errorf("pairKeyOf(%q, %q) = %q, want %q", tt.name, tt.family, got, tt.want)
-		}
 	}
 }
 
@@ -352,24 +442,5 @@ func TestBuildSparse(t *testing.T) {
 	}
 	if !strings.Contains(string(rep.Files["tables/runs.md"]), "running, step 2 |") {
 		t.Errorf("runs table:\n%s", rep.Files["tables/runs.md"])
-	}
-}
-
-// TestParseConfigGroupsSeeds holds the seed grouping to the config JSON that
-// sweeps really writes, which echoes the swept values under "sweep".
-func TestParseConfigGroupsSeeds(t *testing.T) {
-	a, err := ParseConfig(`{"name":"p/silia/seed=1","model":{"family":"silia","n_embd":64},"seed":1,"sweep":{"seed":"1"}}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ParseConfig(`{"name":"p/silia/seed=2","model":{"family":"silia","n_embd":64},"seed":2,"sweep":{"seed":"2"}}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Grid != b.Grid {
-		t.Errorf("runs differing only by seed got different groups:\n%s\n%s", a.Grid, b.Grid)
-	}
-	if a.Seed != 1 || b.Seed != 2 {
-		t.Errorf("seeds = %d, %d; want 1, 2", a.Seed, b.Seed)
 	}
 }

@@ -1,9 +1,13 @@
 package report
 
 import (
-	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
+	"math/rand/v2"
+	"sort"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // smoothingAlpha is the EMA weight used for a training-loss curve of n
@@ -85,7 +89,8 @@ type Interval struct {
 func (iv Interval) ContainsZero() bool { return iv.Lo <= 0 && 0 <= iv.Hi }
 
 // TInterval returns the two-sided confidence interval (level e.g. 0.95) for
-// the mean of xs under the t-distribution with len(xs)-1 degrees of freedom.
+// the mean of xs under Student's t-distribution with len(xs)-1 degrees of
+// freedom (for paired differences: the paired t interval).
 // With fewer than two values the bounds are NaN.
 func TInterval(xs []float64, level float64) (Interval, error) {
 	if level <= 0 || level >= 1 {
@@ -104,19 +109,8 @@ func TInterval(xs []float64, level float64) (Interval, error) {
 	return iv, nil
 }
 
-// TCDF returns P(T <= t) for Student's t-distribution with df degrees of
-// freedom.
-func TCDF(t, df float64) float64 {
-	x := df / (df + t*t)
-	tail := 0.5 * regIncBeta(df/2, 0.5, x) // P(T > |t|)
-	if t >= 0 {
-		return 1 - tail
-	}
-	return tail
-}
-
 // TQuantile returns the p-quantile of Student's t-distribution with df > 0
-// degrees of freedom, by bisection on TCDF (accurate to about 1e-12).
+// degrees of freedom (gonum's distuv.StudentsT).
 func TQuantile(p, df float64) (float64, error) {
 	if !(p > 0 && p < 1) {
 		return math.NaN(), fmt.Errorf("t quantile: probability %v outside (0, 1)", p)
@@ -124,93 +118,59 @@ func TQuantile(p, df float64) (float64, error) {
 	if !(df > 0) {
 		return math.NaN(), fmt.Errorf("t quantile: degrees of freedom %v must be > 0", df)
 	}
-	if p == 0.5 {
-		return 0, nil
-	}
-	if p < 0.5 {
-		q, err := TQuantile(1-p, df)
-		return -q, err
-	}
-	lo, hi := 0.0, 1.0
-	for TCDF(hi, df) < p {
-		hi *= 2
-		if hi > 1e12 {
-			return math.NaN(), errors.New("t quantile: no convergence")
-		}
-	}
-	for i := 0; i < 200 && hi-lo > 1e-13*math.Max(1, hi); i++ {
-		mid := (lo + hi) / 2
-		if TCDF(mid, df) < p {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2, nil
+	return distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(p), nil
 }
 
-// regIncBeta is the regularised incomplete beta function I_x(a, b), by the
-// continued fraction of Numerical Recipes (betacf), using the symmetry
-// I_x(a,b) = 1 - I_{1-x}(b,a) where it converges faster.
-func regIncBeta(a, b, x float64) float64 {
-	switch {
-	case x <= 0:
-		return 0
-	case x >= 1:
-		return 1
-	}
-	la, _ := math.Lgamma(a + b)
-	lb, _ := math.Lgamma(a)
-	lc, _ := math.Lgamma(b)
-	front := math.Exp(la - lb - lc + a*math.Log(x) + b*math.Log(1-x))
-	if x < (a+1)/(a+b+2) {
-		return front * betaCF(a, b, x) / a
-	}
-	return 1 - front*betaCF(b, a, 1-x)/b
+// BootstrapReplicates is the number of bootstrap resamples behind every
+// bootstrap interval of the report.
+const BootstrapReplicates = 1000
+
+// bootstrapSeed seeds the bootstrap's generator: the same data always give
+// the same resamples, so the report stays byte-identical.
+const bootstrapSeed = 0x7469_6e79_7363_616c // "tinyscal"
+
+// newBootstrapRNG returns the generator of one bootstrap; salt (e.g. the
+// quantity's name) makes independent quantities use independent streams
+// while each stays reproducible.
+func newBootstrapRNG(salt string) *rand.Rand {
+	h := fnv.New64a()
+	h.Write([]byte(salt))
+	return rand.New(rand.NewPCG(bootstrapSeed, h.Sum64()))
 }
 
-// betaCF evaluates the continued fraction for the incomplete beta function
-// with the modified Lentz method.
-func betaCF(a, b, x float64) float64 {
-	const tiny = 1e-300
-	qab, qap, qam := a+b, a+1, a-1
-	c, d := 1.0, 1-qab*x/qap
-	if math.Abs(d) < tiny {
-		d = tiny
+// resampleMean returns the mean of len(xs) draws with replacement from xs.
+func resampleMean(rng *rand.Rand, xs []float64) float64 {
+	s := 0.0
+	for range xs {
+		s += xs[rng.IntN(len(xs))]
 	}
-	d = 1 / d
-	h := d
-	for m := 1; m <= 300; m++ {
-		fm := float64(m)
-		m2 := 2 * fm
-		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		h *= d * c
-		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		del := d * c
-		h *= del
-		if math.Abs(del-1) < 1e-15 {
-			break
-		}
+	return s / float64(len(xs))
+}
+
+// percentileInterval returns the (1−level)/2 and (1+level)/2 empirical
+// quantiles of reps (sorted in place; +Inf allowed), by linear
+// interpolation between order statistics.
+func percentileInterval(reps []float64, level float64) (lo, hi float64) {
+	if len(reps) == 0 {
+		return math.NaN(), math.NaN()
 	}
-	return h
+	sort.Float64s(reps)
+	q := func(p float64) float64 {
+		x := p * float64(len(reps)-1)
+		i := int(math.Floor(x))
+		if i+1 >= len(reps) {
+			return reps[len(reps)-1]
+		}
+		f := x - float64(i)
+		switch {
+		case f == 0:
+			return reps[i]
+		case math.IsInf(reps[i+1], 1):
+			return math.Inf(1) // any share of an infinite neighbour is infinite
+		}
+		return reps[i] + f*(reps[i+1]-reps[i])
+	}
+	return q((1 - level) / 2), q((1 + level) / 2)
 }
 
 // nan returns NaN (a missing value).

@@ -184,3 +184,78 @@ func TestSILabel(t *testing.T) {
 		}
 	}
 }
+
+// TestFitPowerLawLeastSquaresInLossUnits: the fitted (a, b, c) is a local
+// minimum of the sum of squared residuals in loss units (no perturbation of
+// a parameter lowers it), and the fit reports its points, dof and RMSE.
+func TestFitPowerLawLeastSquaresInLossUnits(t *testing.T) {
+	n := []float64{5e4, 1e5, 2e5, 4e5, 8e5}
+	y := []float64{2.31, 2.12, 1.80, 1.63, 1.55}
+	p, err := FitPowerLaw(n, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sse := func(a, b, c float64) float64 {
+		s := 0.0
+		for i := range n {
+			r := a*math.Pow(n[i], -b) + c - y[i]
+			s += r * r
+		}
+		return s
+	}
+	if p.Points != 5 || p.DOF != 2 || math.Abs(p.SSE-sse(p.A, p.B, p.C)) > 1e-12 || math.Abs(p.RMSE-math.Sqrt(p.SSE/5)) > 1e-15 {
+		t.Fatalf("fit %+v", p)
+	}
+	for _, d := range []float64{1e-3, -1e-3, 1e-2, -1e-2} {
+		for i, q := range [][3]float64{{p.A * (1 + d), p.B, p.C}, {p.A, p.B * (1 + d), p.C}, {p.A, p.B, p.C + d}} {
+			if q[2] < 0 {
+				continue // c >= 0 is a constraint
+			}
+			if s := sse(q[0], q[1], q[2]); s < p.SSE*(1-1e-9) {
+				t.Errorf("perturbing parameter %d by %v lowers the SSE: %v < %v", i, d, s, p.SSE)
+			}
+		}
+	}
+	// Three sizes: no residual dof, not usable; on data from a law it
+	// interpolates them (RMSE ~ 0) whatever the law.
+	y3 := []float64{40*math.Pow(n[0], -0.3) + 1.5, 40*math.Pow(n[1], -0.3) + 1.5, 40*math.Pow(n[2], -0.3) + 1.5}
+	p3, err := FitPowerLaw(n[:3], y3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3.DOF != 0 || p3.Usable() || p3.RMSE > 1e-6 {
+		t.Errorf("3-size fit %+v: want dof 0, not usable, RMSE ~ 0", p3)
+	}
+}
+
+// TestBootstrapDeterministic: the same salt gives the same resamples; the
+// percentile interval interpolates order statistics.
+func TestBootstrapDeterministic(t *testing.T) {
+	xs := []float64{1, 2, 3, 4}
+	draw := func(salt string) []float64 {
+		rng := newBootstrapRNG(salt)
+		out := make([]float64, 50)
+		for i := range out {
+			out[i] = resampleMean(rng, xs)
+		}
+		return out
+	}
+	a, b, c := draw("x"), draw("x"), draw("y")
+	same := true
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("resample %d differs: %v, %v", i, a[i], b[i])
+		}
+		same = same && a[i] == c[i]
+	}
+	if same {
+		t.Error("different salts gave the same stream")
+	}
+	reps := []float64{5, 1, 3, 2, 4}
+	if lo, hi := percentileInterval(reps, 0.5); lo != 2 || hi != 4 {
+		t.Errorf("50%% interval of 1..5 = [%v, %v], want [2, 4]", lo, hi)
+	}
+	if lo, hi := percentileInterval([]float64{3, math.Inf(1), 1, 2}, 0.5); lo != 1.75 || !math.IsInf(hi, 1) {
+		t.Errorf("interval with +Inf = [%v, %v]", lo, hi)
+	}
+}

@@ -130,7 +130,7 @@ func realRunB(b *testing.B, cache string) sweeps.Run {
 	return sweeps.Run{Name: "bench", Experiment: "bench", Family: cfg.Family, Model: cfg, Data: spec, Tokenizer: tok,
 		BlockSize: 64, BatchSize: 8, GradAccum: 1,
 		Optimizer: sweeps.Optimizer{Name: "adamw", LR: 1e-3, MinLR: 1e-4, Schedule: "cosine",
-			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1},
+			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1, Momentum: 0.95},
 		Budget: sweeps.Budget{Kind: sweeps.BudgetSteps, Steps: 1}, Eval: sweeps.Eval{Every: 0, Batches: 1, FinalBatches: 1},
 		Checkpoint: sweeps.Checkpoint{Every: 0, Keep: 1}, Seed: 1}
 }

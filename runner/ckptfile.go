@@ -46,7 +46,10 @@ type ckptMeta struct {
 	OptSteps   int64           `json:"opt_steps"`
 	ElapsedS   float64         `json:"elapsed_s"`
 	EstTotal   int64           `json:"est_total,omitempty"`
-	Tensors    []tensorMeta    `json:"tensors"`
+	// EvalPending: the step's periodic evaluation was stopped (Ctrl-C)
+	// before it finished; resuming does it first.
+	EvalPending bool         `json:"eval_pending,omitempty"`
+	Tensors     []tensorMeta `json:"tensors"`
 }
 
 // namedData is one tensor to write or read.

@@ -24,6 +24,8 @@ type fakeModel struct {
 	errAt      int           // Step number that fails (a "crash"); 0: never
 	delay      time.Duration // sleep per Step (kill test)
 	onStep     func(n int)   // called at the start of every Step
+	losses     int           // Loss calls (evaluation batches)
+	onLoss     func(n int)   // called at the start of every Loss
 }
 
 func newFakeModel(V, d int, seed uint64) *fakeModel {
@@ -70,7 +72,13 @@ func (m *fakeModel) Step(in, tg []int32) (float32, error) {
 	return l, nil
 }
 
-func (m *fakeModel) Loss(in, tg []int32) (float32, error) { return m.run(in, tg, false), nil }
+func (m *fakeModel) Loss(in, tg []int32) (float32, error) {
+	m.losses++
+	if m.onLoss != nil {
+		m.onLoss(m.losses)
+	}
+	return m.run(in, tg, false), nil
+}
 
 // run computes the mean cross-entropy and, when grad, the gradients.
 func (m *fakeModel) run(in, tg []int32, grad bool) float32 {
@@ -192,7 +200,7 @@ func fakeRun(name string, seed uint64) sweeps.Run {
 		Name: name, Experiment: "t", Family: "gpt2", Model: cfg,
 		BlockSize: 8, BatchSize: 4, GradAccum: 1,
 		Optimizer: sweeps.Optimizer{Name: "adamw", LR: 3e-2, MinLR: 3e-3, Warmup: 5, Schedule: "cosine",
-			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1},
+			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1, Momentum: 0.95},
 		Budget:     sweeps.Budget{Kind: sweeps.BudgetSteps, Steps: 40},
 		Eval:       sweeps.Eval{Every: 10, Batches: 2, FinalBatches: 4},
 		Checkpoint: sweeps.Checkpoint{Every: 10, Keep: 3},

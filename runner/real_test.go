@@ -50,7 +50,7 @@ func realRunOn(t *testing.T, cache, generator, family string, mutate func(*sweep
 	r := sweeps.Run{Name: "real/" + family, Experiment: "real", Family: family, Model: cfg, Data: spec, Tokenizer: tok,
 		BlockSize: 16, BatchSize: 4, GradAccum: 1,
 		Optimizer: sweeps.Optimizer{Name: "adamw", LR: 1e-2, MinLR: 1e-3, Warmup: 3, Schedule: "cosine",
-			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1},
+			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1, Momentum: 0.95},
 		Budget: sweeps.Budget{Kind: sweeps.BudgetSteps, Steps: 24}, Eval: sweeps.Eval{Every: 8, Batches: 1, FinalBatches: 2},
 		Checkpoint: sweeps.Checkpoint{Every: 8, Keep: 3}, Seed: 3}
 	if mutate != nil {

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/sweeps"
@@ -164,10 +165,20 @@ type Options struct {
 	Fresh bool
 	// Owner identifies this process in leases; default host:pid.
 	Owner string
+	// WaitForLease waits for a lease held by another owner to expire instead
+	// of skipping the run (a shard database has one legitimate writer: a
+	// lease in it belongs to a predecessor that was killed before it could
+	// release it, e.g. on another node before a requeue).
+	WaitForLease bool
 	// LeaseTTL is the lease length (default 2 minutes), renewed every TTL/3.
 	LeaseTTL time.Duration
 	// FlushEvery is the number of steps buffered per store transaction (25).
 	FlushEvery int
+	// FlushInterval also writes the buffered steps once this long has passed
+	// since the last write (default 2 s), so that live viewers (status, serve)
+	// see a slow run move between FlushEvery batches; negative: count only.
+	// It decides when rows are written, never what they hold.
+	FlushInterval time.Duration
 	// BLAS runs Muon's Newton–Schulz products (nil: gonum's pure-Go BLAS);
 	// pass the blas.Impl installed in gorgonia. Call it from one goroutine.
 	BLAS Sgemm
@@ -187,6 +198,11 @@ type Options struct {
 	NewModel ModelFactory
 	Data     DataFunc
 	Generate GenerateFunc
+
+	// MemAvailable reports the memory the process may still use (default
+	// sysmem.Available); a run whose estimate (EstimateMemory) exceeds it
+	// fails before its model is built. An error skips the check.
+	MemAvailable func() (sysmem.Limit, error)
 
 	// now is the clock (tests may replace it); nil means time.Now.
 	now func() time.Time
@@ -276,6 +292,9 @@ func (o *Options) defaults() error {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
+	if o.MemAvailable == nil {
+		o.MemAvailable = sysmem.Available
+	}
 	if o.Owner == "" {
 		o.Owner = DefaultOwner()
 	}
@@ -284,6 +303,9 @@ func (o *Options) defaults() error {
 	}
 	if o.FlushEvery <= 0 {
 		o.FlushEvery = 25
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 2 * time.Second
 	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 30 * time.Second
@@ -305,5 +327,21 @@ func StoreRun(r sweeps.Run) store.Run {
 		ConfigJSON: r.ConfigJSON(), ConfigHash: r.Hash(),
 		ParamsTotal: total, ParamsNonEmbedding: nonEmb, FlopsPerToken: r.Model.FlopsPerToken(),
 		StepsTotal: r.TotalSteps(), BudgetTokens: r.BudgetTokens(), Nonreproducible: r.Nonreproducible(),
+		Record: RunRecord(r),
 	}
+}
+
+// RunRecord is the typed record of a resolved run (what it is), as the
+// store keeps it.
+func RunRecord(r sweeps.Run) store.RunRecord {
+	rec := store.RunRecord{
+		Width: r.Model.Width(), HeadDim: r.Model.HeadDim(), NHead: r.Model.NHead, NLayer: r.Model.NLayer,
+		VocabSize: r.Model.VocabSize, Seed: r.Seed, LR: r.Optimizer.LR, PairKey: r.PairKey,
+		SweepJSON: r.SweepJSON(), ExperimentsSHA256: r.ExperimentsSHA256,
+	}
+	if r.Match != nil {
+		rec.MatchBy, rec.MatchTarget = r.Match.By, r.Match.Target
+	}
+	rec.ReferenceSource, rec.ReferenceValLoss, _ = r.ReferenceValLoss()
+	return rec
 }

@@ -10,8 +10,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"slices"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,14 +39,9 @@ const sampleTokens = 64
 // samplePromptTokens is the number of validation tokens used as the prompt.
 const samplePromptTokens = 8
 
-// DefaultOwner is the lease owner of this process: "host:pid".
-func DefaultOwner() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		h = "localhost"
-	}
-	return h + ":" + strconv.Itoa(os.Getpid())
-}
+// DefaultOwner is the lease owner of this process (store.ProcessOwner:
+// host, pid, PID namespace, boot id and process start time).
+func DefaultOwner() string { return store.ProcessOwner() }
 
 // trainRun claims, resumes and trains one run.
 func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (runResult, error) {
@@ -60,6 +56,12 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 			log.Info("already done; skipping")
 			return resultSkipped, nil
 		case store.StatusFailed:
+			if cur.Step == 0 && strings.HasPrefix(cur.FailReason, memoryReasonPrefix) {
+				// Refused for memory before any step: whether it fits
+				// depends on the machine, so try again here.
+				log.Info("failed earlier for lack of memory; trying again on this machine", "reason", cur.FailReason)
+				break
+			}
 			log.Info("failed earlier; skipping (rerun with --fresh --only NAME to retry)", "reason", cur.FailReason, "step", cur.FailStep)
 			return resultSkipped, nil
 		}
@@ -83,6 +85,9 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 		resetDone = true
 	}
 	ok, err := claim(ctx, o, r.Name, log)
+	if err == nil && !ok && o.WaitForLease {
+		ok, err = waitForLease(ctx, o, r.Name, log)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -101,7 +106,10 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 		}
 	}
 
-	lctx, cancel := context.WithCancelCause(ctx)
+	// From here every write to the run is fenced on our lease: after losing
+	// it, a write fails with store.ErrLeaseLost instead of overwriting the
+	// new owner's rows.
+	lctx, cancel := context.WithCancelCause(store.WithLease(ctx, o.Owner))
 	defer cancel(nil)
 	var wg sync.WaitGroup
 	stopRenew := make(chan struct{})
@@ -130,6 +138,13 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 	defer func() { close(stopRenew); wg.Wait() }()
 
 	t, err := newTraining(lctx, o, r, log, prog)
+	if reason, ok := asRunFailure(err); ok {
+		if err := o.DB.SetStatus(ctx, r.Name, store.StatusFailed, reason); err != nil {
+			return 0, err
+		}
+		log.Error("run failed; going on with the next run", "reason", reason)
+		return resultFailed, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -142,9 +157,10 @@ func trainRun(ctx context.Context, o *Options, r sweeps.Run, prog *progress) (ru
 	return res, err
 }
 
-// claim takes the run's lease. A lease held by a process of this host that no
-// longer exists (killed) is taken over at once instead of waiting for it to
-// expire.
+// claim takes the run's lease. A lease whose owner is certainly dead (a
+// process of this host, PID namespace and boot that no longer exists; see
+// store.OwnerCertainlyDead) is taken over at once; any other lease is
+// waited out until it expires.
 func claim(ctx context.Context, o *Options, name string, log *slog.Logger) (bool, error) {
 	ok, err := o.DB.ClaimRun(ctx, name, o.Owner, o.LeaseTTL)
 	if err != nil || ok {
@@ -154,7 +170,7 @@ func claim(ctx context.Context, o *Options, name string, log *slog.Logger) (bool
 	if err != nil {
 		return false, err
 	}
-	if !deadLocalOwner(cur.LeaseOwner, o.Owner) {
+	if !store.OwnerCertainlyDead(cur.LeaseOwner) {
 		return false, nil
 	}
 	log.Info("taking over the lease of a dead process", "owner", cur.LeaseOwner)
@@ -171,16 +187,22 @@ func claim(ctx context.Context, o *Options, name string, log *slog.Logger) (bool
 
 // training is the state of one run being trained.
 type training struct {
-	o     *Options
-	r     sweeps.Run
-	log   *slog.Logger
-	db    Store
-	prog  *progress
-	ds    *Dataset
-	model Model
-	opt   *Optimizer
-	sched Schedule
-	smp   *sampler
+	o *Options
+	// stop is the command's context (Ctrl-C, SIGTERM): evaluations, which
+	// otherwise run to completion, give up between batches when it ends.
+	stop context.Context
+	// evalPending: the periodic evaluation of the current step was stopped
+	// before it finished; it is done first when training resumes.
+	evalPending bool
+	r           sweeps.Run
+	log         *slog.Logger
+	db          Store
+	prog        *progress
+	ds          *Dataset
+	model       Model
+	opt         *Optimizer
+	sched       Schedule
+	smp         *sampler
 
 	params    []Param     // the model's parameters
 	acc       [][]float32 // gradient accumulators (grad_accum > 1)
@@ -197,6 +219,7 @@ type training struct {
 	sessStep  int64
 	lastCkpt  int64
 	pending   []store.Step
+	lastFlush time.Time // when pending was last written (or the session began)
 	ckptDir   string
 	in, tg    []int32
 
@@ -228,11 +251,18 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 	}
 	ds, err := o.Data(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("prepare data: %w", err)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// The run's data cannot be prepared (a missing file, ids outside
+		// the vocabulary): that run fails, the sweep goes on.
+		return nil, &RunFailure{fmt.Errorf("prepare data: %w", err)}
 	}
-	if len(ds.Train) < t.T+2 || len(ds.Val) < t.T+2 {
-		return nil, fmt.Errorf("dataset too small: train %d and val %d tokens, need more than block_size+1 = %d in each",
-			len(ds.Train), len(ds.Val), t.T+1)
+	if err := CheckData(r, ds); err != nil {
+		return nil, &RunFailure{err}
+	}
+	if err := t.checkMemory(int64(len(ds.Train) + len(ds.Val))); err != nil {
+		return nil, err
 	}
 	t.ds = ds
 	if t.model, err = o.NewModel(r.Model, t.B, r.Seed); err != nil {
@@ -251,19 +281,8 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 			t.optParams[i] = q
 		}
 	}
-	h := DefaultHyper()
 	oc := r.Optimizer
-	if oc.Betas != [2]float64{} {
-		h.Beta1, h.Beta2 = oc.Betas[0], oc.Betas[1]
-	}
-	if oc.Eps != 0 {
-		h.Eps = oc.Eps
-	}
-	h.WeightDecay = oc.WeightDecay
-	if oc.Momentum != 0 {
-		h.Momentum = oc.Momentum
-	}
-	if t.opt, err = NewOptimizer(oc.Name, t.optParams, h, o.BLAS); err != nil {
+	if t.opt, err = NewOptimizer(oc.Name, t.optParams, hyperFor(oc), o.BLAS); err != nil {
 		return nil, err
 	}
 	t.sched = Schedule{Kind: oc.Schedule, LR: oc.LR, MinLR: oc.MinLR, Warmup: oc.Warmup,
@@ -281,6 +300,43 @@ func newTraining(ctx context.Context, o *Options, r sweeps.Run, log *slog.Logger
 		return nil, err
 	}
 	return t, nil
+}
+
+// hyperFor is the optimiser hyper-parameters of a resolved run: every value
+// is used as given (sweeps resolves defaults; zero is a value, not unset).
+// Muon's momentum warm-up starts at min(0.85, momentum), so a momentum below
+// the usual start is used from the first step instead of being ramped down to.
+func hyperFor(oc sweeps.Optimizer) Hyper {
+	h := DefaultHyper()
+	h.Beta1, h.Beta2 = oc.Betas[0], oc.Betas[1]
+	h.Eps = oc.Eps
+	h.WeightDecay = oc.WeightDecay
+	h.Momentum = oc.Momentum
+	h.MomentumStart = min(h.MomentumStart, h.Momentum)
+	return h
+}
+
+// checkMemory fails the run when its memory estimate exceeds what the
+// machine has left (after returning this process's free heap to the OS).
+func (t *training) checkMemory(dataTokens int64) error {
+	est := EstimateMemory(t.r, dataTokens)
+	lim, err := t.o.MemAvailable()
+	if err != nil {
+		t.log.Debug("memory check skipped", "err", err)
+		return nil
+	}
+	if est.Total > lim.Bytes {
+		// Garbage of the previous run may still be held: return it, re-read.
+		debug.FreeOSMemory()
+		if lim, err = t.o.MemAvailable(); err != nil {
+			return nil
+		}
+	}
+	if err := CheckMemory(est, lim); err != nil {
+		return &RunFailure{err}
+	}
+	t.log.Info("memory estimate", "estimate", est.String(), "available", lim.String())
+	return nil
 }
 
 // resume loads the newest valid checkpoint (falling back past corrupt ones)
@@ -373,6 +429,7 @@ func (t *training) restore(c *ckptContent) error {
 	}
 	t.elapsedS = c.Meta.ElapsedS
 	t.estTotal = c.Meta.EstTotal
+	t.evalPending = c.Meta.EvalPending
 	return nil
 }
 
@@ -399,6 +456,22 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 	t.sessStep = t.step
 	tokensPerStep := int64(t.B) * int64(t.T) * int64(t.accum)
 	fpt := float64(t.r.Model.TrainFlopsPerToken())
+	// A step's store writes, evaluation and checkpoint run to completion
+	// even when a Ctrl-C or SIGTERM lands in the middle of them (work is
+	// not cancelled by it, only by a lost lease); the stop is taken at the
+	// next step boundary, where interrupted writes the checkpoint.
+	work, stopWork := leaseOnly(ctx)
+	defer stopWork()
+	t.stop = ctx
+	if t.evalPending { // stopped during this step's evaluation last time
+		if err := t.evaluate(work); err != nil {
+			if errors.Is(err, ErrStoppedInEval) {
+				return 0, &InterruptedError{Run: t.r.Name, Step: t.step, Checkpointed: true, LastCkpt: t.lastCkpt, Cause: context.Cause(ctx)}
+			}
+			return 0, err
+		}
+		t.evalPending = false
+	}
 	for {
 		if t.total > 0 && t.step >= t.total {
 			break
@@ -412,6 +485,9 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		}
 		t0 := t.now()
 		loss, err := t.forwardBackward()
+		if errors.Is(err, errStepStopped) {
+			return 0, t.interrupted(ctx)
+		}
 		if err != nil {
 			return 0, fmt.Errorf("step %d: %w", t.step+1, err)
 		}
@@ -427,7 +503,7 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		lr := t.lrAt(it)
 		row := store.Step{Step: it + 1, Loss: loss, LR: lr, GradNorm: norm}
 		if isBad(loss) || isBad(norm) {
-			return t.fail(ctx, row, tokensPerStep, fpt, t0, loss, norm)
+			return t.fail(work, row, tokensPerStep, fpt, t0, loss, norm)
 		}
 		t.opt.Step(it, lr)
 		t.step++
@@ -436,8 +512,8 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		row.StepMS = float64(t.now().Sub(t0).Microseconds()) / 1000
 		row.ElapsedS = t.elapsed()
 		t.pending = append(t.pending, row)
-		if len(t.pending) >= t.o.FlushEvery {
-			if err := t.flush(ctx); err != nil {
+		if len(t.pending) >= t.o.FlushEvery || t.flushDue() {
+			if err := t.flush(work); err != nil {
 				return 0, err
 			}
 		}
@@ -445,28 +521,38 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		sps := t.stepsPerSecond()
 		t.prog.update(t.step, t.displayTotal(), loss, sps*float64(tokensPerStep), sps)
 		if e := t.r.Eval.Every; e > 0 && t.step%e == 0 {
-			if err := t.evaluate(ctx); err != nil {
+			if err := t.evaluate(work); err != nil {
+				if errors.Is(err, ErrStoppedInEval) {
+					// The checkpoint of this step says its evaluation is
+					// still to do: a rerun does it first, exactly.
+					t.evalPending = true
+					return 0, t.interrupted(ctx)
+				}
 				return 0, err
 			}
 		}
 		if c := t.r.Checkpoint.Every; c > 0 && t.step%c == 0 {
-			if err := t.checkpoint(ctx); err != nil {
+			if err := t.checkpoint(work); err != nil {
 				return 0, err
 			}
 		}
 	}
 	if t.step > t.lastCkpt {
-		if err := t.checkpoint(ctx); err != nil {
+		if err := t.checkpoint(work); err != nil {
 			return 0, err
 		}
 	}
-	if err := t.flush(ctx); err != nil {
+	if err := t.flush(work); err != nil {
 		return 0, err
 	}
-	if err := t.finalEval(ctx); err != nil {
+	if err := t.finalEval(work); err != nil {
+		if errors.Is(err, ErrStoppedInEval) {
+			// The final checkpoint is written: a rerun only evaluates.
+			return 0, &InterruptedError{Run: t.r.Name, Step: t.step, Checkpointed: true, LastCkpt: t.lastCkpt, Cause: context.Cause(ctx)}
+		}
 		return 0, err
 	}
-	if err := t.db.SetStatus(ctx, t.r.Name, store.StatusDone, ""); err != nil {
+	if err := t.db.SetStatus(work, t.r.Name, store.StatusDone, ""); err != nil {
 		return 0, err
 	}
 	t.log.Info("run done", "steps", t.step, "seconds", fmt.Sprintf("%.1f", t.elapsed()))
@@ -474,6 +560,10 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 }
 
 func isBad(x float64) bool { return math.IsNaN(x) || math.IsInf(x, 0) }
+
+// errStepStopped: the command was stopped between two micro-batches of a
+// step, which was abandoned (nothing of it applied).
+var errStepStopped = errors.New("stopped between micro-batches")
 
 // forwardBackward runs grad_accum micro-batches and returns the mean loss;
 // with accumulation the mean gradient is left in t.acc.
@@ -483,8 +573,25 @@ func (t *training) forwardBackward() (float64, error) {
 		l, err := t.model.Step(t.in, t.tg)
 		return float64(l), err
 	}
+	rng, err := t.smp.state()
+	if err != nil {
+		return 0, err
+	}
+	cursor := t.smp.cursor
 	var sum float64
 	for m := 0; m < t.accum; m++ {
+		if m > 0 && t.stop != nil && t.stop.Err() != nil {
+			// Stopped inside a long step (grad_accum micro-batches): undo
+			// the batches drawn, so that the checkpoint of the last whole
+			// step resumes exactly; the step is taken again then.
+			if err := t.smp.restore(rng, cursor); err != nil {
+				return 0, err
+			}
+			if ms, ok := t.model.(MicroStepSetter); ok {
+				ms.SetMicroStep(uint64(t.step) * uint64(t.accum))
+			}
+			return 0, errStepStopped
+		}
 		t.smp.fill(t.ds.Train, t.B, t.T, t.in, t.tg)
 		l, err := t.model.Step(t.in, t.tg)
 		if err != nil {
@@ -582,24 +689,79 @@ func (t *training) flush(ctx context.Context) error {
 		return err
 	}
 	t.pending = t.pending[:0]
+	t.lastFlush = t.now()
 	return nil
 }
 
+// flushDue reports whether FlushInterval has passed since the last write of
+// step rows (the first call of a session starts the interval).
+func (t *training) flushDue() bool {
+	if t.o.FlushInterval < 0 {
+		return false
+	}
+	now := t.now()
+	if t.lastFlush.IsZero() {
+		t.lastFlush = now
+		return false
+	}
+	return now.Sub(t.lastFlush) >= t.o.FlushInterval
+}
+
+// InterruptedError is returned when a run stops on cancellation (Ctrl-C,
+// SIGTERM). It matches the cancellation cause with errors.Is, and says
+// truthfully whether the state at Step is in a durable checkpoint.
+type InterruptedError struct {
+	Run          string
+	Step         int64 // completed optimiser steps when it stopped
+	Checkpointed bool  // a checkpoint of Step is recorded (written now or earlier)
+	LastCkpt     int64 // the newest recorded checkpoint's step (resume point)
+	Cause        error // the cancellation cause
+	Err          error // why the checkpoint could not be written (Checkpointed false)
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Checkpointed {
+		return fmt.Sprintf("interrupted at step %d of run %s; checkpoint of step %d saved", e.Step, e.Run, e.Step)
+	}
+	return fmt.Sprintf("interrupted at step %d of run %s; its checkpoint could NOT be written (%v): a rerun resumes from step %d",
+		e.Step, e.Run, e.Err, e.LastCkpt)
+}
+
+// Unwrap returns the cause and the checkpoint error.
+func (e *InterruptedError) Unwrap() []error { return []error{e.Cause, e.Err} }
+
+// leaseOnly returns a context carrying ctx's values that is cancelled when
+// ctx is cancelled because the run's lease was lost, and not by any other
+// cancellation.
+func leaseOnly(ctx context.Context) (context.Context, func()) {
+	w, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		if cause := context.Cause(ctx); errors.Is(cause, errLeaseLost) {
+			cancel(cause)
+		}
+	})
+	return w, func() { stop(); cancel(nil) }
+}
+
 // interrupted saves a checkpoint after cancellation (Ctrl-C) so no work is
-// lost, then returns the cancellation cause.
+// lost, then returns an *InterruptedError saying whether it did.
 func (t *training) interrupted(ctx context.Context) error {
 	cause := context.Cause(ctx)
 	if errors.Is(cause, errLeaseLost) {
 		return cause
 	}
-	bg := context.WithoutCancel(ctx)
+	ie := &InterruptedError{Run: t.r.Name, Step: t.step, Cause: cause, Checkpointed: true}
 	if t.step > t.lastCkpt {
+		bg := context.WithoutCancel(ctx)
 		if err := t.checkpoint(bg); err != nil {
-			return errors.Join(cause, err)
+			ie.Checkpointed, ie.Err, ie.LastCkpt = false, err, t.lastCkpt
+			t.log.Error("interrupted; checkpoint NOT saved", "step", t.step, "resumes_from", t.lastCkpt, "err", err)
+			return ie
 		}
 		t.log.Info("interrupted; checkpoint saved", "step", t.step)
 	}
-	return cause
+	ie.LastCkpt = t.lastCkpt
+	return ie
 }
 
 // checkpoint flushes the steps, writes the checkpoint file durably, records
@@ -616,7 +778,7 @@ func (t *training) checkpoint(ctx context.Context) error {
 	c := &ckptContent{Meta: ckptMeta{
 		Run: t.r.Name, Step: t.step, ConfigHash: t.r.Hash(), Config: t.r.ConfigJSON(),
 		Tokenizer: t.ds.TokenizerJSON, RNG: rng, Cursor: t.smp.cursor, OptSteps: optT,
-		ElapsedS: t.elapsed(), EstTotal: t.estTotal,
+		ElapsedS: t.elapsed(), EstTotal: t.estTotal, EvalPending: t.evalPending,
 	}}
 	for _, p := range t.params {
 		c.Tensors = append(c.Tensors, namedData{Name: "param/" + p.Name, Shape: p.Shape, Data: p.Value()})
@@ -671,12 +833,22 @@ func (t *training) prune(ctx context.Context) error {
 	return nil
 }
 
-// evalLoss is the mean loss over batches filled by fill.
+// ErrStoppedInEval stops an evaluation (eval.batches batches may take long)
+// when the command is stopped (Ctrl-C, SIGTERM): the step's checkpoint is
+// then written with the evaluation marked pending, and a rerun evaluates
+// that step first, exactly as an uninterrupted run would have.
+var ErrStoppedInEval = errors.New("stopped during an evaluation")
+
+// evalLoss is the mean loss over batches filled by fill. It gives up with
+// ErrStoppedInEval when the command is stopped.
 func (t *training) evalLoss(n int, fill func(b int, in, tg []int32)) (float64, error) {
 	in := make([]int32, t.B*t.T)
 	tg := make([]int32, t.B*t.T)
 	var sum float64
 	for b := 0; b < n; b++ {
+		if t.stop != nil && t.stop.Err() != nil {
+			return 0, ErrStoppedInEval
+		}
 		fill(b, in, tg)
 		l, err := t.model.Loss(in, tg)
 		if err != nil {
@@ -729,7 +901,11 @@ func (t *training) finalEval(ctx context.Context) error {
 	if err := t.db.WriteEval(ctx, store.Eval{Run: t.r.Name, Step: t.step, Split: store.SplitFinalVal, Loss: loss, BPB: t.bpb(loss)}); err != nil {
 		return err
 	}
-	t.log.Info("final eval", "val_loss", fmt.Sprintf("%.4f", loss), "bpb", fmt.Sprintf("%.4f", t.bpb(loss)))
+	bpb := "n/a (token ids: no bytes per token)"
+	if b := t.bpb(loss); !math.IsNaN(b) {
+		bpb = fmt.Sprintf("%.4f", b)
+	}
+	t.log.Info("final eval", "val_loss", fmt.Sprintf("%.4f", loss), "bpb", bpb)
 	return t.taskEval(ctx)
 }
 

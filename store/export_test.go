@@ -14,3 +14,9 @@ func LoadMigrations(fsys fs.FS) (int, error) {
 	ms, err := loadMigrations(fsys)
 	return len(ms), err
 }
+
+// DiagnoseOpen exposes diagnoseOpen.
+var DiagnoseOpen = diagnoseOpen
+
+// ExplainLocked exposes explainLocked.
+var ExplainLocked = explainLocked

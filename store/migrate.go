@@ -56,6 +56,13 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
+// fills are Go steps of a migration that SQL cannot express, run right after
+// the migration's SQL in its transaction: version 3 fills the typed run
+// record of existing rows from their config_json.
+var fills = map[int]func(context.Context, *sql.Tx) error{
+	3: backfillRunRecords,
+}
+
 // SchemaVersion is the newest schema version (PRAGMA user_version) this
 // binary can create and read.
 func SchemaVersion() int {
@@ -111,7 +118,7 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 	}
 	if d.readOnly {
 		if cur < target {
-			return fmt.Errorf("open %s read-only: schema version %d is older than %d; open it once with a writing command (e.g. tinyscale run) to migrate it", d.path, cur, target)
+			return &SchemaTooOldError{Path: d.path, DB: cur, Binary: target}
 		}
 		return nil
 	}
@@ -130,6 +137,11 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("apply %s: %w", m.Name, err)
+			}
+			if fill := fills[m.Version]; fill != nil {
+				if err := fill(ctx, tx); err != nil {
+					return fmt.Errorf("apply %s: %w", m.Name, err)
+				}
 			}
 			// PRAGMA takes no bound parameters; Version is an int we parsed.
 			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {

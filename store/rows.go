@@ -67,6 +67,9 @@ func (d *DB) WriteSteps(ctx context.Context, run string, rows []Step) error {
 		maxStep = max(maxStep, r.Step)
 	}
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkLease(ctx, tx, run); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET step = max(step, ?), updated_at = ? WHERE name = ?`,
 			maxStep, fmtTime(now), run)
 		if err != nil {
@@ -115,8 +118,11 @@ func (d *DB) WriteEval(ctx context.Context, e Eval) error {
 	if e.Accuracy != nil {
 		acc = nullFloat(*e.Accuracy)
 	}
-	_, err := d.sql.ExecContext(ctx, `INSERT OR REPLACE INTO evals (run, step, split, loss, bpb, accuracy, created_at)
+	err := d.fenced(ctx, e.Run, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, `INSERT OR REPLACE INTO evals (run, step, split, loss, bpb, accuracy, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`, e.Run, e.Step, e.Split, nullFloat(e.Loss), nullFloat(e.BPB), acc, fmtTime(t))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("write %s eval of run %q at step %d: %w", e.Split, e.Run, e.Step, notFoundOnFK(err))
 	}
@@ -129,8 +135,11 @@ func (d *DB) WriteSample(ctx context.Context, s Sample) error {
 	if t.IsZero() {
 		t = d.now()
 	}
-	_, err := d.sql.ExecContext(ctx, `INSERT OR REPLACE INTO samples (run, step, prompt, text, created_at)
+	err := d.fenced(ctx, s.Run, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, `INSERT OR REPLACE INTO samples (run, step, prompt, text, created_at)
 		VALUES (?, ?, ?, ?, ?)`, s.Run, s.Step, s.Prompt, s.Text, fmtTime(t))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("write sample of run %q at step %d: %w", s.Run, s.Step, notFoundOnFK(err))
 	}
@@ -139,7 +148,8 @@ func (d *DB) WriteSample(ctx context.Context, s Sample) error {
 
 // RecordCheckpoint records a checkpoint; call it only once the file is
 // durable (written, fsynced, renamed). A record for the same run and step
-// is replaced.
+// is replaced. The path is stored relative to the database's directory
+// (see ResolveCheckpointPath).
 func (d *DB) RecordCheckpoint(ctx context.Context, c Checkpoint) error {
 	if c.Path == "" || c.SHA256 == "" {
 		return fmt.Errorf("record checkpoint of run %q at step %d: path and sha256 are required", c.Run, c.Step)
@@ -148,8 +158,11 @@ func (d *DB) RecordCheckpoint(ctx context.Context, c Checkpoint) error {
 	if t.IsZero() {
 		t = d.now()
 	}
-	_, err := d.sql.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run, step, path, sha256, bytes, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, c.Run, c.Step, c.Path, c.SHA256, c.Bytes, fmtTime(t))
+	err := d.fenced(ctx, c.Run, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, `INSERT OR REPLACE INTO checkpoints (run, step, path, sha256, bytes, created_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, c.Run, c.Step, d.recordedCheckpointPath(c.Path), c.SHA256, c.Bytes, fmtTime(t))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("record checkpoint of run %q at step %d: %w", c.Run, c.Step, notFoundOnFK(err))
 	}
@@ -159,13 +172,17 @@ func (d *DB) RecordCheckpoint(ctx context.Context, c Checkpoint) error {
 // DeleteCheckpoint removes the record of run's checkpoint at step (after its
 // file was rotated away). Deleting a missing record is a no-op.
 func (d *DB) DeleteCheckpoint(ctx context.Context, run string, step int64) error {
-	if _, err := d.sql.ExecContext(ctx, `DELETE FROM checkpoints WHERE run = ? AND step = ?`, run, step); err != nil {
+	if err := d.fenced(ctx, run, func(ex execer) error {
+		_, err := ex.ExecContext(ctx, `DELETE FROM checkpoints WHERE run = ? AND step = ?`, run, step)
+		return err
+	}); err != nil {
 		return fmt.Errorf("delete checkpoint of run %q at step %d: %w", run, step, err)
 	}
 	return nil
 }
 
-// Checkpoints returns run's checkpoint records, newest (highest step) first.
+// Checkpoints returns run's checkpoint records, newest (highest step) first,
+// with each Path resolved for this process (ResolveCheckpointPath).
 func (d *DB) Checkpoints(ctx context.Context, run string) ([]Checkpoint, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT run, step, path, sha256, bytes, created_at
 		FROM checkpoints WHERE run = ? ORDER BY step DESC`, run)
@@ -178,6 +195,7 @@ func (d *DB) Checkpoints(ctx context.Context, run string) ([]Checkpoint, error) 
 		if err := r.Scan(&c.Run, &c.Step, &c.Path, &c.SHA256, &c.Bytes, &ts); err != nil {
 			return c, err
 		}
+		c.Path = d.ResolveCheckpointPath(c.Path)
 		var err error
 		c.Time, err = parseTime(ts)
 		return c, err
@@ -189,6 +207,9 @@ func (d *DB) Checkpoints(ctx context.Context, run string) ([]Checkpoint, error) 
 // at most step. Checkpoint records are kept.
 func (d *DB) TruncateAfter(ctx context.Context, run string, step int64) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := checkLease(ctx, tx, run); err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, `UPDATE runs SET step = min(step, ?), updated_at = ? WHERE name = ?`,
 			step, fmtTime(d.now()), run)
 		if err != nil {

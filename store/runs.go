@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,10 @@ type Run struct {
 
 	LeaseOwner     string    // process holding the run, "" if none
 	LeaseExpiresAt time.Time // when that lease lapses
+
+	// Record is what the run is (shape, seed, learning rate, pair, sweep
+	// point), written once at registration.
+	Record RunRecord
 }
 
 // RunEnv describes the process that trains a run.
@@ -56,6 +61,9 @@ type RunEnv struct {
 type RunSummary struct {
 	Name        string
 	Experiment  string
+	Family      string // from the run record
+	Seed        uint64
+	PairKey     string
 	Status      string
 	Step        int64
 	StepsTotal  int64
@@ -64,6 +72,9 @@ type RunSummary struct {
 
 	LeaseOwner     string    // process holding the run, "" if none
 	LeaseExpiresAt time.Time // when that lease lapses
+
+	FailReason string // why it failed (status failed), e.g. "loss is NaN at step 22"
+	FailStep   int64  // last logged step when it failed
 }
 
 // Stalled reports whether the run is marked running but no process holds a
@@ -85,7 +96,8 @@ const runColumns = `name, experiment, family, config_json, config_hash,
 	params_total, params_non_embedding, flops_per_token, steps_total, budget_tokens,
 	nonreproducible, status, fail_reason, fail_step, step,
 	created_at, started_at, finished_at, updated_at,
-	host, go_version, tinyscale_version, blas, lease_owner, lease_expires_at`
+	host, go_version, tinyscale_version, blas, lease_owner, lease_expires_at,
+	` + recordColumns
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -98,15 +110,17 @@ func scanRun(s rowScanner) (Run, error) {
 		failStep                        sql.NullInt64
 		created, started, finished, upd sql.NullString
 		leaseExp                        sql.NullString
+		rec                             recordScan
 	)
-	err := s.Scan(&r.Name, &r.Experiment, &r.Family, &cfg, &r.ConfigHash,
+	err := s.Scan(append([]any{&r.Name, &r.Experiment, &r.Family, &cfg, &r.ConfigHash,
 		&r.ParamsTotal, &r.ParamsNonEmbedding, &r.FlopsPerToken, &r.StepsTotal, &r.BudgetTokens,
 		&nonrepro, &r.Status, &failReason, &failStep, &r.Step,
 		&created, &started, &finished, &upd,
-		&r.Host, &r.GoVersion, &r.TinyscaleVersion, &r.BLAS, &leaseOwner, &leaseExp)
+		&r.Host, &r.GoVersion, &r.TinyscaleVersion, &r.BLAS, &leaseOwner, &leaseExp}, rec.dests(&r.Record)...)...)
 	if err != nil {
 		return Run{}, err
 	}
+	rec.finish(&r.Record)
 	r.ConfigJSON = json.RawMessage(cfg)
 	r.Nonreproducible = nonrepro != 0
 	r.FailReason, r.FailStep, r.LeaseOwner = failReason.String, failStep.Int64, leaseOwner.String
@@ -146,7 +160,11 @@ func (d *DB) UpsertRun(ctx context.Context, r Run) error {
 			if stored != r.ConfigHash {
 				return &ConfigChangedError{Run: r.Name, StoredHash: stored, NewHash: r.ConfigHash}
 			}
-			return nil
+			// The published reference is not part of the run's identity:
+			// the experiments file may add or correct it at any time.
+			_, err := tx.ExecContext(ctx, `UPDATE runs SET reference_source = ?, reference_val_loss = ? WHERE name = ?`,
+				r.Record.ReferenceSource, r.Record.referenceArg(), r.Name)
+			return err
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -167,13 +185,14 @@ func insertRun(ctx context.Context, tx *sql.Tx, r Run, now time.Time) error {
 	if created.IsZero() {
 		created = now
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.Name, r.Experiment, r.Family, cfg, r.ConfigHash,
+	args := append([]any{r.Name, r.Experiment, r.Family, cfg, r.ConfigHash,
 		r.ParamsTotal, r.ParamsNonEmbedding, r.FlopsPerToken, r.StepsTotal, r.BudgetTokens,
 		boolInt(r.Nonreproducible), r.Status, nullString(r.FailReason), nil, r.Step,
 		fmtTime(created), fmtTime(r.StartedAt), fmtTime(r.FinishedAt), fmtTime(now),
-		r.Host, r.GoVersion, r.TinyscaleVersion, r.BLAS, nullString(r.LeaseOwner), fmtTime(r.LeaseExpiresAt))
+		r.Host, r.GoVersion, r.TinyscaleVersion, r.BLAS, nullString(r.LeaseOwner), fmtTime(r.LeaseExpiresAt)},
+		r.Record.args()...)
+	_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`)
+		VALUES (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
 	return err
 }
 
@@ -221,7 +240,7 @@ func (d *DB) ResetRun(ctx context.Context, name string, r Run) error {
 			ParamsTotal: r.ParamsTotal, ParamsNonEmbedding: r.ParamsNonEmbedding, FlopsPerToken: r.FlopsPerToken,
 			StepsTotal: r.StepsTotal, BudgetTokens: r.BudgetTokens, Status: StatusPending,
 			Host: r.Host, GoVersion: r.GoVersion, TinyscaleVersion: r.TinyscaleVersion, BLAS: r.BLAS,
-			LeaseOwner: owner.String,
+			LeaseOwner: owner.String, Record: r.Record,
 		}
 		if nr.LeaseExpiresAt, err = parseTime(exp); err != nil {
 			return err
@@ -367,7 +386,11 @@ func (d *DB) SetStatus(ctx context.Context, name, status, reason string) error {
 		q = `finished_at = NULL, fail_reason = NULL, fail_step = NULL`
 	}
 	args = append(args, name)
-	res, err := d.sql.ExecContext(ctx, `UPDATE runs SET status = ?, updated_at = ?, `+q+` WHERE name = ?`, args...)
+	var res sql.Result
+	err := d.fenced(ctx, name, func(ex execer) (err error) {
+		res, err = ex.ExecContext(ctx, `UPDATE runs SET status = ?, updated_at = ?, `+q+` WHERE name = ?`, args...)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("set status of %q to %s: %w", name, status, err)
 	}
@@ -437,7 +460,8 @@ func (d *DB) SetRunEnv(ctx context.Context, name string, env RunEnv) error {
 // (the run_summary view).
 func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	rows, err := d.sql.QueryContext(ctx, `SELECT s.name, s.experiment, s.status, s.step, s.steps_total,
-		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at
+		s.last_loss, s.best_val_loss, r.lease_owner, r.lease_expires_at, r.fail_reason, r.fail_step,
+		r.family, r.seed, r.pair_key
 		FROM run_summary s JOIN runs r ON r.name = s.name ORDER BY s.experiment, s.name`)
 	if err != nil {
 		return nil, fmt.Errorf("run summaries: %w", err)
@@ -447,11 +471,14 @@ func (d *DB) RunSummaries(ctx context.Context) ([]RunSummary, error) {
 	for rows.Next() {
 		var s RunSummary
 		var last, best sql.NullFloat64
-		var owner, exp sql.NullString
-		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp); err != nil {
+		var owner, exp, reason sql.NullString
+		var failStep sql.NullInt64
+		var seed int64
+		if err := rows.Scan(&s.Name, &s.Experiment, &s.Status, &s.Step, &s.StepsTotal, &last, &best, &owner, &exp, &reason, &failStep,
+			&s.Family, &seed, &s.PairKey); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}
-		s.LeaseOwner = owner.String
+		s.LeaseOwner, s.FailReason, s.FailStep, s.Seed = owner.String, reason.String, failStep.Int64, uint64(seed)
 		if s.LeaseExpiresAt, err = parseTime(exp); err != nil {
 			return nil, fmt.Errorf("run summaries: %w", err)
 		}

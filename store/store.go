@@ -28,7 +28,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // busyTimeoutMS is how long a connection waits for another writer's lock.
@@ -66,7 +67,27 @@ var (
 	ErrLeaseLost = errors.New("lease lost")
 	// ErrNoDatabase is returned by OpenReadOnly when the file does not exist.
 	ErrNoDatabase = errors.New("no results database")
+	// ErrSchemaTooOld is matched (errors.Is) by a *SchemaTooOldError.
+	ErrSchemaTooOld = errors.New("database schema is older than this binary")
 )
+
+// SchemaTooOldError reports, to a read-only opener, a database whose schema
+// is older than this binary's: a writing command must migrate it first. A
+// database that a writer is creating at this moment reads this way for a few
+// milliseconds (each migration commits on its own).
+type SchemaTooOldError struct {
+	Path   string // database file
+	DB     int    // the database's PRAGMA user_version
+	Binary int    // the schema version this binary reads
+}
+
+func (e *SchemaTooOldError) Error() string {
+	return fmt.Sprintf("open %s read-only: schema version %d is older than %d; open it once with a writing command (e.g. tinyscale run) to migrate it",
+		e.Path, e.DB, e.Binary)
+}
+
+// Is makes errors.Is(err, ErrSchemaTooOld) true.
+func (e *SchemaTooOldError) Is(target error) bool { return target == ErrSchemaTooOld }
 
 // SchemaTooNewError reports a database written by a newer tinyscale.
 type SchemaTooNewError struct {
@@ -114,6 +135,8 @@ type DB struct {
 	now      func() time.Time
 	log      *slog.Logger
 	readOnly bool
+	// singleWriter selects the shared-storage journal mode (WithSingleWriter).
+	singleWriter bool
 	// beforeCommit, when set (tests only), runs just before each write
 	// transaction commits.
 	beforeCommit func()
@@ -156,6 +179,9 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 	if path == "" {
 		return nil, errors.New("open results database: empty path")
 	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("results database %s is a directory, not a database file (give a file path such as %s)", path, filepath.Join(path, "results.db"))
+	}
 	d := &DB{path: path, now: time.Now, log: slog.Default(), readOnly: readOnly}
 	for _, o := range opts {
 		o(d)
@@ -167,16 +193,162 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 			}
 		}
 	}
-	db, err := sql.Open("sqlite", dsn(path, readOnly))
+	src := dsn(path, readOnly)
+	if d.singleWriter && !readOnly {
+		src = singleWriterDSN(path)
+	}
+	db, err := sql.Open("sqlite", src)
 	if err != nil {
 		return nil, fmt.Errorf("open results database %s: %w", path, err)
 	}
+	if d.singleWriter && !readOnly {
+		db.SetMaxOpenConns(1) // the exclusive lock belongs to one connection
+	}
 	d.sql = db
-	if err := d.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+	err = d.connectAndMigrate(ctx)
+	if err != nil && readOnly {
+		var ok bool
+		if ok, err = d.reopenImmutable(ctx, err); ok {
+			return d, nil
+		}
+	}
+	if err != nil {
+		if !readOnly {
+			err = diagnoseOpen(path, err, dirWritable)
+		}
+		return nil, explainLocked(path, err)
 	}
 	return d, nil
+}
+
+// explainLocked says who holds a database that stayed locked for the whole
+// busy timeout: a shard database (run --shard auto, merge's output) keeps its
+// lock for as long as its writer runs. Other errors are returned as they are.
+func explainLocked(path string, err error) error {
+	if !isBusy(err) {
+		return err
+	}
+	return fmt.Errorf("results database %s is locked by another process (waited %d s): a `tinyscale run --shard auto` task holds its shard database, and `tinyscale merge` its output, for as long as it writes; read a task's progress from its log, and merge once the tasks have ended: %w", path, busyTimeoutMS/1000, err)
+}
+
+// connectAndMigrate opens the first connection and migrates (or, read-only,
+// checks the schema); on error the handle is closed.
+func (d *DB) connectAndMigrate(ctx context.Context) error {
+	if err := d.firstConnect(ctx); err != nil {
+		d.sql.Close()
+		return fmt.Errorf("open %s: %w", d.path, err)
+	}
+	if err := d.migrate(ctx); err != nil {
+		d.sql.Close()
+		return err
+	}
+	return nil
+}
+
+// reopenImmutable retries a read-only open that failed because SQLite could
+// not create the -shm file beside a WAL database in a folder this process
+// cannot write (a colleague's results, a read-only share). With no -wal
+// file there is no writer and nothing to replay, so the file is opened as
+// immutable. It returns false and the error to report otherwise.
+func (d *DB) reopenImmutable(ctx context.Context, err error) (bool, error) {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || (se.Code()&0xff != sqlite3.SQLITE_READONLY && se.Code()&0xff != sqlite3.SQLITE_CANTOPEN) {
+		return false, err
+	}
+	dir := filepath.Dir(d.path)
+	perr := dirWritable(dir)
+	if perr == nil {
+		return false, err
+	}
+	if fi, serr := os.Stat(d.path + "-wal"); serr == nil && fi.Size() > 0 {
+		return false, fmt.Errorf("cannot read results database %s: directory %s is not writable (%v) and holds %s-wal, which SQLite must replay by writing beside it; copy %s and %s-wal to a writable folder and read the copy: %w",
+			d.path, dir, perr, d.path, d.path, d.path, err)
+	}
+	db, oerr := sql.Open("sqlite", dsn(d.path, true)+"&immutable=1")
+	if oerr != nil {
+		return false, err
+	}
+	d.sql = db
+	if cerr := d.connectAndMigrate(ctx); cerr != nil {
+		return false, fmt.Errorf("%w (and read as immutable: %v)", err, cerr)
+	}
+	d.log.Debug("results database opened immutable: its directory is not writable", "path", d.path)
+	return true, nil
+}
+
+// firstConnect opens the pool's first connection, retrying while SQLite
+// answers SQLITE_BUSY for up to the busy timeout. Switching a brand-new file
+// to WAL (the journal_mode pragma of the DSN) takes an exclusive lock for
+// which SQLite does not always call the busy handler, so processes creating
+// one fresh database at the same moment can get SQLITE_BUSY at once. Once the
+// file is in WAL mode (persistent) later connections never take that path.
+func (d *DB) firstConnect(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	wait := time.Millisecond
+	for {
+		c, err := d.sql.Conn(ctx)
+		if err == nil {
+			return c.Close() // back to the pool, pragmas applied
+		}
+		if !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if wait < 50*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// diagnoseOpen explains SQLite's "unable to open database file" and
+// "readonly database" when their cause is a directory this process cannot
+// write in (SQLite creates the file and its -wal and -shm beside it); probe
+// reports whether a directory is writable. Other errors are returned as they
+// are.
+func diagnoseOpen(path string, err error, probe func(dir string) error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		// The driver sometimes reports only the message with its code.
+		if msg := err.Error(); !strings.Contains(msg, "(14)") && !strings.Contains(msg, "(8)") {
+			return err
+		}
+	} else if c := se.Code() & 0xff; c != sqlite3.SQLITE_CANTOPEN && c != sqlite3.SQLITE_READONLY {
+		return err
+	}
+	dir := filepath.Dir(path)
+	perr := probe(dir)
+	if perr == nil {
+		return err
+	}
+	if _, serr := os.Stat(path); errors.Is(serr, fs.ErrNotExist) {
+		return fmt.Errorf("cannot create results database %s: directory %s is not writable (%v); choose a writable --db or fix the permissions: %w", path, dir, perr, err)
+	}
+	return fmt.Errorf("cannot open results database %s for writing: directory %s is not writable (SQLite creates %s-wal and -shm beside it) (%v); copy the database to a writable folder or fix the permissions (status, plan and report only read it): %w", path, dir, path, perr, err)
+}
+
+// dirWritable reports whether this process can create a file in dir.
+func dirWritable(dir string) error {
+	f, err := os.CreateTemp(dir, ".tinyscale-probe-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // dsn builds the driver's data source name: a file: URI (the path escaped so

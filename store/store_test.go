@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -164,7 +165,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 			if tooNew.DB != 99 || tooNew.Binary != store.SchemaVersion() {
 				t.Errorf("versions = %d, %d", tooNew.DB, tooNew.Binary)
 			}
-			for _, want := range []string{"99", "version 2", path} {
+			for _, want := range []string{"99", fmt.Sprintf("version %d", store.SchemaVersion()), path} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error %q does not mention %q", err, want)
 				}
@@ -249,8 +250,11 @@ func TestOpenReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Close()
-	if _, err := store.OpenReadOnly(old); err == nil || !strings.Contains(err.Error(), "older") {
-		t.Fatalf("OpenReadOnly(old schema) err = %v", err)
+	_, err = store.OpenReadOnly(old)
+	var tooOld *store.SchemaTooOldError
+	if !errors.As(err, &tooOld) || !errors.Is(err, store.ErrSchemaTooOld) || tooOld.DB != 1 || tooOld.Binary != store.SchemaVersion() ||
+		!strings.Contains(err.Error(), "older") {
+		t.Fatalf("OpenReadOnly(old schema) err = %v, want a *SchemaTooOldError 1 < %d", err, store.SchemaVersion())
 	}
 }
 

@@ -2,16 +2,18 @@ package sweeps
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
+	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/internal/pairkey"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/tokenizer"
+	"go.yaml.in/yaml/v3"
 )
 
 // VocabFunc returns the vocabulary size V of tokenizer t built on dataset d.
@@ -51,8 +53,10 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 	names := map[string]*yaml.Node{}
 	for _, e := range f.exps {
 		sameFamily := map[string]int{}
+		repeated := false
 		for _, en := range e.entries {
 			sameFamily[en.family]++
+			repeated = repeated || sameFamily[en.family] > 1
 		}
 		for _, pt := range e.points() {
 			s := e.base.clone()
@@ -66,8 +70,17 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 				if err != nil {
 					return nil, err
 				}
+				shapeKey := ""
+				if repeated {
+					shapeKey = shape(r.Model)
+				}
+				r.PairKey = pairkey.Key(e.name, r.Sweep, shapeKey)
+				r.ExperimentsSHA256, r.Reference = f.SHA256, e.ref
 				if prev, dup := names[r.Name]; dup {
 					return nil, d.errf(en.node, "experiment %s: two runs are named %s (the other from line %d): give the models different shapes or sweep values", e.name, r.Name, prev.Line)
+				}
+				if len(r.Name) > MaxRunNameBytes {
+					return nil, d.errf(en.node, "experiment %s: run name %.40s… is %d bytes long (at most %d: run names name checkpoint folders and report and metrics files); shorten the experiment name or sweep fewer keys", e.name, r.Name, len(r.Name), MaxRunNameBytes)
 				}
 				names[r.Name] = en.node
 				runs = append(runs, r)
@@ -76,6 +89,11 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 	}
 	return runs, nil
 }
+
+// MaxRunNameBytes is the longest run name a file may produce: a run's name
+// (sanitised) is a checkpoint folder's name and part of report figure and
+// export-metrics file names, which most filesystems cap at 255 bytes.
+const MaxRunNameBytes = 200
 
 func settingKeysAndTargets() []string {
 	return append(append([]string{}, settingKeys...), targetKeys...)
@@ -143,6 +161,10 @@ func (x *expander) resolve(e *experiment, en entry, s settings, pt []assign, sho
 			n := ds.node
 			if n == nil {
 				n = s.dataNode
+			}
+			var fe *data.FieldError
+			if errors.As(err, &fe) && ds.keys[fe.Field] != nil {
+				n = ds.keys[fe.Field] // the line of the offending key
 			}
 			msg := strings.TrimPrefix(err.Error(), "dataset "+spec.Name+": ")
 			return Run{}, d.errf(n, "dataset %s (used by %s): %s", spec.Name, where, msg)
@@ -229,6 +251,9 @@ func (x *expander) resolve(e *experiment, en entry, s settings, pt []assign, sho
 	if float64(r.TotalSteps())*float64(r.TokensPerStep()) > 1<<62 {
 		return Run{}, d.errf(s.budgetNode, "%s: run %s: budget of %d steps x %d tokens per step is too large", where, name, r.TotalSteps(), r.TokensPerStep())
 	}
+	if o := r.Optimizer; o.MinLR > o.LR {
+		return Run{}, d.errf(e.node, "%s: run %s: optimizer.min_lr %v is above optimizer.lr %v (the schedule decays from lr to min_lr; min_lr defaults to 3e-4): set optimizer.min_lr to at most lr", where, name, o.MinLR, o.LR)
+	}
 	if steps := r.TotalSteps(); steps > 0 && r.Optimizer.Warmup >= steps {
 		return Run{}, d.errf(e.node, "%s: run %s: optimizer.warmup %d is not below its %d steps", where, name, r.Optimizer.Warmup, steps)
 	}
@@ -271,9 +296,69 @@ func (x *expander) matchWidth(cfg models.Config, m Match) (int, error) {
 	}
 	n, err := MatchWidth(cfg, m.By, m.Target)
 	if err == nil {
+		err = checkMatch(cfg, n, m)
+	}
+	if err == nil {
 		x.matched[key] = n
 	}
 	return n, err
+}
+
+// MatchTolerance is how far (relative) the matched model's parameter count
+// or FLOPs per token may be from the target of match:.
+const MatchTolerance = 0.20
+
+// MatchMetric is the matched quantity of cfg: total parameters (by =
+// "params") or forward FLOPs per token ("flops").
+func MatchMetric(cfg models.Config, by string) float64 {
+	if by == "flops" {
+		return float64(cfg.FlopsPerToken())
+	}
+	total, _ := cfg.ParamCounts()
+	return float64(total)
+}
+
+// checkMatch refuses a matched width whose metric is further than
+// MatchTolerance from the target: the target is out of reach of this
+// family, shape and vocabulary.
+func checkMatch(cfg models.Config, n int, m Match) error {
+	cfg.NEmbd = n
+	got := MatchMetric(cfg, m.By)
+	dev := got/m.Target - 1
+	if math.Abs(dev) <= MatchTolerance {
+		return nil
+	}
+	what := "parameters"
+	if m.By == "flops" {
+		what = "FLOPs per token"
+	}
+	side := "the smallest"
+	if dev < 0 {
+		side = "the largest"
+	}
+	far := fmt.Sprintf("%+.1f%% from the target", 100*dev)
+	if dev > 1 {
+		far = fmt.Sprintf("%.3g× the target", got/m.Target)
+	}
+	return fmt.Errorf("match: %s %s is out of reach: %s valid model (n_embd %d, n_head %d, n_layer %d, vocab %d) has %s %s, %s (allowed ±%.0f%%); change the target, n_head/n_layer or the tokenizer",
+		m.By, fmtCount(m.Target), side, n, cfg.NHead, cfg.NLayer, cfg.VocabSize, fmtCount(got), what, far, 100*MatchTolerance)
+}
+
+// fmtCount writes a count with thousands separators (1,234,567), in
+// scientific notation beyond 1e15.
+func fmtCount(v float64) string {
+	if v >= 1e15 || v != math.Trunc(v) {
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	s := strconv.FormatInt(int64(v), 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
 
 // MatchWidth returns the n_embd that brings cfg's total parameter count
@@ -283,13 +368,7 @@ func (x *expander) matchWidth(cfg models.Config, m Match) (int, error) {
 // configuration is valid (for gpt2: divisible by n_head); ties go to the
 // smaller width.
 func MatchWidth(cfg models.Config, by string, target float64) (int, error) {
-	metric := func(c models.Config) float64 {
-		if by == "flops" {
-			return float64(c.FlopsPerToken())
-		}
-		total, _ := c.ParamCounts()
-		return float64(total)
-	}
+	metric := func(c models.Config) float64 { return MatchMetric(c, by) }
 	if by != "params" && by != "flops" {
 		return 0, fmt.Errorf("match: %q is not allowed (allowed: params, flops)", by)
 	}

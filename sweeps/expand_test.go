@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -112,7 +113,7 @@ func TestExpandIssueFile(t *testing.T) {
 		}
 		if i%2 == 1 {
 			a, b := runs[i-1], r
-			if a.Data != b.Data || a.Tokenizer != b.Tokenizer || a.Budget != b.Budget || a.Seed != b.Seed ||
+			if !reflect.DeepEqual(a.Data, b.Data) || a.Tokenizer != b.Tokenizer || a.Budget != b.Budget || a.Seed != b.Seed ||
 				a.Optimizer != b.Optimizer || a.BlockSize != b.BlockSize || a.BatchSize != b.BatchSize {
 				t.Errorf("pair %s / %s differ outside the model", a.Name, b.Name)
 			}

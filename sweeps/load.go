@@ -10,7 +10,12 @@
 package sweeps
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +23,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -31,6 +38,9 @@ type File struct {
 	Path string
 	// DB is the results database named by the db key ("" when absent).
 	DB string
+	// SHA256 is the hex SHA-256 of the file's bytes; every run expanded
+	// from it records it (Run.ExperimentsSHA256).
+	SHA256 string
 
 	dec      dec
 	dir      string // relative dataset paths are relative to this
@@ -41,7 +51,8 @@ type File struct {
 // dataset is one entry of datasets: (or the built-in stories dataset).
 type dataset struct {
 	spec data.Spec
-	node *yaml.Node // nil for the built-in
+	node *yaml.Node            // nil for the built-in
+	keys map[string]*yaml.Node // value node of each key, for errors about one field
 }
 
 // experiment is one parsed entry of experiments:.
@@ -53,6 +64,7 @@ type experiment struct {
 	match   string
 	matchN  *yaml.Node
 	axes    []axis
+	ref     *Reference // published numbers (reference:), nil when none
 }
 
 // entry is one model of an experiment.
@@ -74,10 +86,36 @@ var (
 	// nameRE is what experiment and dataset names may contain: they appear
 	// in run names and file names.
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed"}
+	datasetKeys = []string{"kind", "generator", "path", "field", "tokens", "val_fraction", "seed", "split", "groups"}
 	matchKinds  = []string{"params", "flops"}
-	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT}
+	pathKinds   = []string{data.KindText, data.KindJSONL, data.KindNanoGPT, data.KindLLMC, data.KindParquet, data.KindEmail}
 )
+
+// emptyDocument reports whether a decoded document holds nothing (no node,
+// or a single null scalar).
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && (n.Value == "" || n.Value == "~" || n.Value == "null")
+}
+
+// separatorLine returns the line of the "---" that starts the document
+// whose first node is on line (1-based), or line if there is none before it.
+func separatorLine(src []byte, line int) int {
+	lines := strings.Split(string(src), "\n")
+	for i := min(line, len(lines)) - 1; i >= 0; i-- {
+		if l := strings.TrimRight(lines[i], " \t\r"); l == "---" || strings.HasPrefix(l, "--- ") {
+			return i + 1
+		}
+	}
+	return line
+}
+
+// maxFileBytes bounds the size of an experiments file, read whole into
+// memory and parsed into nodes.
+const maxFileBytes = 16 << 20
 
 // Load reads and checks the experiments file at path. Dataset paths are
 // relative to the file's directory.
@@ -97,18 +135,46 @@ func Load(path string) (*File, error) {
 // Parse checks an experiments file held in memory; name is used in errors.
 // Dataset paths are relative to the working directory.
 func Parse(name string, src []byte) (*File, error) {
-	f := &File{Path: name, dec: dec{file: name}, dir: "."}
+	sum := sha256.Sum256(src)
+	f := &File{Path: name, dec: dec{file: name}, dir: ".", SHA256: hex.EncodeToString(sum[:])}
 	d := &f.dec
+	if len(src) > maxFileBytes {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("file is %d bytes; an experiments file may be at most %d bytes (%d MiB)", len(src), maxFileBytes, maxFileBytes>>20)}
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		return nil, yamlError(name, err)
+	yd := yaml.NewDecoder(bytes.NewReader(src))
+	if err := yd.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(name, err, src)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &Error{File: name, Line: 1, Msg: "empty file: want db:, defaults:, datasets: and experiments:"}
 	}
 	root := doc.Content[0]
+	// A second document ("---") would be silently ignored: refuse it (an
+	// empty one, such as a trailing "---", ignores nothing).
+	for {
+		var next yaml.Node
+		err := yd.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, yamlError(name, err, src)
+		}
+		if emptyDocument(&next) {
+			continue
+		}
+		line := next.Line
+		if len(next.Content) > 0 {
+			line = next.Content[0].Line
+		}
+		return nil, &Error{File: name, Line: separatorLine(src, line), Msg: `a second YAML document starts here ("---"): an experiments file holds exactly one document (put every experiment under one experiments: list)`}
+	}
 	if expandedSize(root, map[*yaml.Node]int{}, maxNodes) > maxNodes {
-		return nil, d.errf(root, "document too large after expanding aliases (more than %d nodes)", maxNodes)
+		if hasAlias(root, map[*yaml.Node]bool{}) {
+			return nil, d.errf(root, "document too large after expanding aliases (more than %d nodes)", maxNodes)
+		}
+		return nil, d.errf(root, "document too large: more than %d YAML nodes", maxNodes)
 	}
 	ps, err := d.pairs(root, "the top level")
 	if err != nil {
@@ -123,6 +189,10 @@ func Parse(name string, src []byte) (*File, error) {
 			}
 			if f.DB == "" {
 				return nil, d.errf(p.v, "db: want a file name, got an empty string")
+			}
+			if strings.IndexFunc(f.DB, unicode.IsControl) >= 0 {
+				// A NUL cut the name short for SQLite (it wrote "a" for "a\x00b.db").
+				return nil, d.errf(p.v, "db: %q: a file name cannot hold control characters", f.DB)
 			}
 		case "defaults":
 			defaults = p.v
@@ -213,27 +283,30 @@ func (f *File) parseDatasets(n *yaml.Node) error {
 		if !nameRE.MatchString(p.key) {
 			return d.errf(p.k, "dataset name %q: use letters, digits, '.', '_' and '-'", p.key)
 		}
-		s, err := d.datasetSpec(p)
+		s, keys, err := d.datasetSpec(p)
 		if err != nil {
 			return err
 		}
-		f.datasets[p.key] = &dataset{spec: s, node: p.v}
+		f.datasets[p.key] = &dataset{spec: s, node: p.v, keys: keys}
 	}
 	return nil
 }
 
 // datasetSpec decodes one dataset and checks it against the data registry
-// (files are checked by Expand, only for the datasets that runs use).
-func (d *dec) datasetSpec(p pair) (data.Spec, error) {
-	s := data.Spec{Name: p.key}
+// (files are checked by Expand, only for the datasets that runs use). keys
+// maps each key to its value node.
+func (d *dec) datasetSpec(p pair) (s data.Spec, keys map[string]*yaml.Node, err error) {
+	s = data.Spec{Name: p.key}
 	what := "dataset " + p.key
 	ps, err := d.pairs(p.v, what)
 	if err != nil {
-		return s, err
+		return s, nil, err
 	}
-	var kindN, genN *yaml.Node
+	keys = map[string]*yaml.Node{}
+	var kindN, genN, seedN, valN *yaml.Node
 	for _, q := range ps {
 		w := what + ": " + q.key
+		keys[q.key] = q.v
 		switch q.key {
 		case "kind":
 			s.Kind, err = d.enum(q.v, w, data.Kinds())
@@ -252,32 +325,71 @@ func (d *dec) datasetSpec(p pair) (data.Spec, error) {
 			s.Tokens, err = d.count(q.v, w, 1)
 		case "val_fraction":
 			s.ValFraction, err = d.floatIn(q.v, w, 0, 1, true, true)
+			valN = q.v
 		case "seed":
 			var v int64
 			v, err = d.count(q.v, w, 0)
 			s.Seed = uint64(v)
+			seedN = q.v
+		case "split":
+			s.Split, err = d.enum(q.v, w, data.Splits())
+		case "groups":
+			s.Groups, err = d.groups(q.v, w)
 		default:
-			return s, d.unknownKey(q, what, datasetKeys)
+			return s, nil, d.unknownKey(q, what, datasetKeys)
 		}
 		if err != nil {
-			return s, err
+			return s, nil, err
 		}
 	}
 	switch {
 	case kindN == nil:
-		return s, d.errf(p.k, "%s: no kind (allowed: %s)", what, strings.Join(data.Kinds(), ", "))
+		return s, nil, d.errf(p.k, "%s: no kind (allowed: %s)", what, strings.Join(data.Kinds(), ", "))
 	case s.Kind == data.KindSynthetic && genN == nil:
-		return s, d.errf(p.k, "%s: synthetic data needs a generator (allowed: %s)", what, strings.Join(data.Generators(), ", "))
+		return s, nil, d.errf(p.k, "%s: synthetic data needs a generator (allowed: %s)", what, strings.Join(data.Generators(), ", "))
 	case s.Kind != data.KindSynthetic && genN != nil:
-		return s, d.errf(genN, "%s: generator is only for kind synthetic, not %s", what, s.Kind)
+		return s, nil, d.errf(genN, "%s: generator is only for kind synthetic, not %s", what, s.Kind)
 	case slices.Contains(pathKinds, s.Kind) && s.Path == "":
-		return s, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
+		return s, nil, d.errf(p.k, "%s: kind %s needs a path", what, s.Kind)
 	case !slices.Contains(pathKinds, s.Kind) && s.Path != "":
-		return s, d.errf(p.k, "%s: path is not allowed for kind %s", what, s.Kind)
-	case s.Field != "" && s.Kind != "jsonl":
-		return s, d.errf(p.k, "%s: field is only for kind jsonl, not %s", what, s.Kind)
+		return s, nil, d.errf(keys["path"], "%s: path is not allowed for kind %s", what, s.Kind)
+	case s.Field != "" && s.Kind != data.KindJSONL && s.Kind != data.KindParquet:
+		return s, nil, d.errf(keys["field"], "%s: field is only for kinds jsonl and parquet, not %s", what, s.Kind)
+	case s.Groups != nil && s.Kind != data.KindEmail:
+		return s, nil, d.errf(keys["groups"], "%s: groups is only for kind email, not %s", what, s.Kind)
+	// Keys that would do nothing for the kind are refused, not hashed.
+	case seedN != nil && s.Kind != data.KindSynthetic:
+		return s, nil, d.errf(seedN, "%s: seed is only for kind synthetic (it seeds the generator); kind %s reads its data as it is", what, s.Kind)
+	case valN != nil && s.Kind == data.KindNanoGPT && s.Tokens == 0:
+		return s, nil, d.errf(valN, "%s: val_fraction does nothing for kind nanogpt without tokens: val.bin is the validation split (with a tokens cap, val_fraction sizes the val.bin cap)", what)
+	case valN != nil && s.Kind == data.KindLLMC && s.Tokens == 0:
+		return s, nil, d.errf(valN, "%s: val_fraction does nothing for kind llmc without tokens: the *val*.bin shards are the validation split (with a tokens cap, val_fraction sizes their cap)", what)
 	}
-	return s.WithDefaults(), nil
+	return s.WithDefaults(), keys, nil
+}
+
+// groups decodes an email dataset's groups: a non-empty list of non-empty
+// strings without repeats.
+func (d *dec) groups(n *yaml.Node, what string) ([]string, error) {
+	items, err := d.list(n, what)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, d.errf(n, "%s: the list is empty (omit groups to read every group)", what)
+	}
+	var out []string
+	for _, it := range items {
+		g, err := d.str(it, what)
+		if err != nil {
+			return nil, err
+		}
+		if g == "" || slices.Contains(out, g) {
+			return nil, d.errf(it, "%s: want distinct non-empty group names, got %q", what, g)
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error) {
@@ -287,7 +399,7 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 	if err != nil {
 		return nil, err
 	}
-	var nameN, modelsN, pairN, sweepN, zipN *yaml.Node
+	var nameN, modelsN, pairN, sweepN, zipN, refN *yaml.Node
 	for _, p := range ps {
 		switch p.key {
 		case "name":
@@ -302,6 +414,8 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 			sweepN = p.v
 		case "zip":
 			zipN = p.v
+		case "reference":
+			refN = p.v
 		}
 	}
 	if nameN == nil {
@@ -326,6 +440,11 @@ func (f *File) parseExperiment(n *yaml.Node, base settings) (*experiment, error)
 	}
 	if err := f.parseModels(e, modelsN, pairN); err != nil {
 		return nil, err
+	}
+	if refN != nil {
+		if e.ref, err = f.parseReference(e, refN); err != nil {
+			return nil, err
+		}
 	}
 	if sweepN != nil {
 		if err := f.parseSweep(e, sweepN, allowed); err != nil {
@@ -584,13 +703,40 @@ func nest(key string, k, v *yaml.Node) *yaml.Node {
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // yamlError turns a yaml.v3 syntax error into an *Error with its line.
-func yamlError(name string, err error) error {
+// yaml.v3 gives no line for bytes it cannot read (invalid UTF-8, control
+// characters: a binary file); those are found in src and named with their
+// line and byte offset.
+func yamlError(name string, err error, src []byte) error {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{File: name, Line: line, Msg: "not valid YAML: " + m[2]}
 	}
+	if line, off, what := unreadableByte(src); line > 0 {
+		return &Error{File: name, Line: line, Msg: fmt.Sprintf("not valid YAML: %s at byte offset %d (an experiments file is UTF-8 text)", what, off)}
+	}
 	return &Error{File: name, Msg: "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// unreadableByte finds the first byte of src that YAML cannot hold: invalid
+// UTF-8 or a control character other than tab, LF and CR (and NEL). It
+// returns its 1-based line, its byte offset and what it is; line 0: none.
+func unreadableByte(src []byte) (line, off int, what string) {
+	line = 1
+	for off < len(src) {
+		r, size := utf8.DecodeRune(src[off:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return line, off, fmt.Sprintf("invalid UTF-8 (byte 0x%02x)", src[off])
+		case r == '\n':
+			line++
+		case r == '\t' || r == '\r' || r == 0x85 || r == 0xFEFF:
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f):
+			return line, off, fmt.Sprintf("control character %U", r)
+		}
+		off += size
+	}
+	return 0, 0, ""
 }
 
 // flat reports whether n is a scalar, or (at depth 0) a list or mapping of

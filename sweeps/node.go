@@ -74,6 +74,23 @@ func expandedSize(n *yaml.Node, memo map[*yaml.Node]int, limit int) int {
 	return s
 }
 
+// hasAlias reports whether the tree under n holds an alias node.
+func hasAlias(n *yaml.Node, seen map[*yaml.Node]bool) bool {
+	if n == nil || seen[n] {
+		return false
+	}
+	seen[n] = true
+	if n.Kind == yaml.AliasNode {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasAlias(c, seen) {
+			return true
+		}
+	}
+	return false
+}
+
 // describe names a node's kind and value for error messages.
 func describe(n *yaml.Node) string {
 	n = resolve(n)

@@ -50,6 +50,20 @@ type Run struct {
 	// Sweep holds the values of the swept keys for this run, in the YAML's
 	// spelling (the same pairs as in the name).
 	Sweep map[string]string `json:"sweep,omitempty"`
+
+	// The fields below are what the run is to the report, not part of its
+	// configuration: they are left out of ConfigJSON, so they change no hash.
+
+	// PairKey is equal for the runs of the experiment that form a matched
+	// pair: the experiment and the swept values but the seed ("pair/params=1M"),
+	// plus the shape ("/64x4x2") when the experiment lists a family twice.
+	// Runs with equal (Experiment, PairKey, Family) differ only by seed.
+	PairKey string `json:"-"`
+	// ExperimentsSHA256 is the hex SHA-256 of the experiments file.
+	ExperimentsSHA256 string `json:"-"`
+	// Reference is the experiment's published numbers (reference:), nil
+	// when it declares none.
+	Reference *Reference `json:"-"`
 }
 
 // Optimizer is the optimiser and its learning-rate schedule.

@@ -19,7 +19,7 @@ var settingKeys = []string{"data", "tokenizer", "block_size", "batch_size", "gra
 var targetKeys = []string{"params", "flops"}
 
 // Keys that describe an experiment rather than set a run setting.
-var experimentKeys = []string{"name", "models", "pair", "match", "sweep", "zip"}
+var experimentKeys = []string{"name", "models", "pair", "match", "sweep", "zip", "reference"}
 
 var (
 	optimizerNames  = []string{"adamw", "muon"}
@@ -220,11 +220,13 @@ func (d *dec) applyOptimizer(o *Optimizer, n *yaml.Node) error {
 	if err != nil {
 		return err
 	}
+	var nameN, schedN, momN, coolN *yaml.Node
 	for _, p := range ps {
 		w := "optimizer." + p.key
 		switch p.key {
 		case "name":
 			o.Name, err = d.enum(p.v, w, optimizerNames)
+			nameN = p.v
 		case "lr":
 			o.LR, err = d.floatIn(p.v, w, 0, 10, true, false)
 		case "min_lr":
@@ -233,8 +235,10 @@ func (d *dec) applyOptimizer(o *Optimizer, n *yaml.Node) error {
 			o.Warmup, err = d.count(p.v, w, 0)
 		case "schedule":
 			o.Schedule, err = d.enum(p.v, w, scheduleNames)
+			schedN = p.v
 		case "cooldown_frac":
 			o.CooldownFrac, err = d.floatIn(p.v, w, 0, 1, false, false)
+			coolN = p.v
 		case "betas":
 			var items []*yaml.Node
 			if items, err = d.list(p.v, w); err != nil {
@@ -256,12 +260,22 @@ func (d *dec) applyOptimizer(o *Optimizer, n *yaml.Node) error {
 			o.GradClip, err = d.floatIn(p.v, w, 0, 1e9, false, false)
 		case "momentum":
 			o.Momentum, err = d.floatIn(p.v, w, 0, 1, false, true)
+			momN = p.v
 		default:
 			return d.unknownKey(p, "optimizer", optimizerKeys)
 		}
 		if err != nil {
 			return err
 		}
+	}
+	// A key that does nothing beside the name or schedule given in the same
+	// mapping is refused rather than hashed. (Inherited or swept
+	// combinations are left alone: the key may matter for other runs.)
+	switch {
+	case nameN != nil && momN != nil && o.Name != "muon":
+		return d.errf(momN, "optimizer.momentum: does nothing for optimizer %s (it is Muon's momentum); remove it or use name: muon", o.Name)
+	case schedN != nil && coolN != nil && o.Schedule != "wsd":
+		return d.errf(coolN, "optimizer.cooldown_frac: does nothing for schedule %s (it is the decay fraction of wsd); remove it or use schedule: wsd", o.Schedule)
 	}
 	return nil
 }
@@ -315,7 +329,8 @@ func (d *dec) applyEval(e *Eval, n *yaml.Node) error {
 		case "batches":
 			e.Batches, err = d.smallCount(p.v, w, 1)
 		case "final_batches":
-			e.FinalBatches, err = d.smallCount(p.v, w, 0)
+			// At least 1: final_val is what the report compares across runs.
+			e.FinalBatches, err = d.smallCount(p.v, w, 1)
 		default:
 			return d.unknownKey(p, "eval", evalKeys)
 		}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -260,6 +261,11 @@ func mostFrequentPair(a, b heapEntry) bool {
 // Each step merges the most frequent adjacent pair; ties go to the lowest pair
 // (first id, then second id). Training stops early when no pair is left.
 func TrainBPE(text string, vocabSize int) (*BPE, error) {
+	return trainBPE(context.Background(), text, vocabSize)
+}
+
+// trainBPE is TrainBPE, stopping with ctx's error when ctx is done.
+func trainBPE(ctx context.Context, text string, vocabSize int) (*BPE, error) {
 	if vocabSize < 256 {
 		return nil, fmt.Errorf("tokenizer: bpe vocab_size %d below 256", vocabSize)
 	}
@@ -303,6 +309,9 @@ func TrainBPE(text string, vocabSize int) (*BPE, error) {
 	before := make(map[uint64]int64) // pair counts before this merge, for touched pairs
 	merges := make([][2]int32, 0, vocabSize-256)
 	for len(merges) < vocabSize-256 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		var top heapEntry
 		found := false
 		for h.Len() > 0 {

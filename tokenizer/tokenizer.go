@@ -8,6 +8,7 @@
 package tokenizer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -36,6 +37,12 @@ type Tokenizer interface {
 // text; byte ignores text; bpe learns spec.VocabSize-256 merges (fewer if the
 // text runs out of pairs). Kind ids cannot be trained from text: use NewIDs.
 func Train(spec Spec, text string) (Tokenizer, error) {
+	return TrainContext(context.Background(), spec, text)
+}
+
+// TrainContext is Train that stops with ctx's error when ctx is done
+// (checked between BPE merges).
+func TrainContext(ctx context.Context, spec Spec, text string) (Tokenizer, error) {
 	spec = spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -46,7 +53,7 @@ func Train(spec Spec, text string) (Tokenizer, error) {
 	case KindByte:
 		return Byte{}, nil
 	case KindBPE:
-		return TrainBPE(text, spec.VocabSize)
+		return trainBPE(ctx, text, spec.VocabSize)
 	default:
 		return nil, fmt.Errorf("tokenizer: kind %q is not trained from text (use NewIDs)", spec.Kind)
 	}

@@ -1,7 +1,9 @@
 package tokenizer
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -427,5 +429,19 @@ func BenchmarkEncodeLongChunk(b *testing.B) {
 	b.SetBytes(int64(len(text)))
 	for b.Loop() {
 		tok.encodeLong(text)
+	}
+}
+
+// TestTrainStopsOnCancel: training a BPE tokenizer (minutes on a large
+// corpus) stops when its context is cancelled (Ctrl-C during plan or run).
+func TestTrainStopsOnCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	text := strings.Repeat("the quick brown fox jumps over the lazy dog. ", 2000)
+	if _, err := TrainContext(ctx, Spec{Kind: KindBPE, VocabSize: 2000}, text); !errors.Is(err, context.Canceled) {
+		t.Fatalf("TrainContext with a cancelled context: %v, want context.Canceled", err)
+	}
+	if _, err := TrainContext(context.Background(), Spec{Kind: KindBPE, VocabSize: 300}, text); err != nil {
+		t.Fatal(err)
 	}
 }

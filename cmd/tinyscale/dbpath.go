@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/tinyscale/tinyscale/sweeps"
 )
 
 // defaultExperimentsFile is what -f defaults to.
@@ -16,27 +15,22 @@ const defaultExperimentsFile = "experiments.yaml"
 const defaultDBFile = "results.db"
 
 // resolveDBPath returns flagValue when set, else the `db:` key of the
-// experiments file at yamlPath, else results.db. A missing experiments file is
-// not an error (status and report work from the database alone).
+// experiments file at yamlPath (read by sweeps, the only reader of that
+// file), else results.db. A missing experiments file is not an error (status
+// and report work from the database alone).
 func resolveDBPath(flagValue, yamlPath string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	b, err := os.ReadFile(yamlPath)
+	h, err := sweeps.ReadHeader(yamlPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return defaultDBFile, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("read %s for its db key: %w", yamlPath, err)
-	}
-	var top struct {
-		DB string `yaml:"db"`
-	}
-	if err := yaml.Unmarshal(b, &top); err != nil {
 		return "", fmt.Errorf("read db key of %s: %w", yamlPath, err)
 	}
-	if top.DB == "" {
+	if h.DB == "" {
 		return defaultDBFile, nil
 	}
-	return top.DB, nil
+	return h.DB, nil
 }

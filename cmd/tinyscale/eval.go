@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"unicode/utf8"
 )
 
 // evalCmd measures a run's latest checkpoint on a text file.
@@ -65,12 +66,24 @@ func (c evalCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
+	if !utf8.Valid(text) {
+		// Training refuses such text (data.Load); scoring it would count
+		// replacement characters the model never saw.
+		return fmt.Errorf("eval: %s: invalid UTF-8 at byte offset %d (the text must be UTF-8, as for training)", *textFile, invalidUTF8Offset(text))
+	}
+	interrupted := func() error { return fmt.Errorf("eval of %s interrupted: %w", *textFile, ctx.Err()) }
 	snap, err := mf.load(ctx, c.e)
 	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return err
 	}
 	res, err := evalText(ctx, snap, text, runtime.GOMAXPROCS(0))
 	if err != nil {
+		if ctx.Err() != nil {
+			return interrupted()
+		}
 		return fmt.Errorf("eval %s: %w", *textFile, err)
 	}
 	if *asJSON {
@@ -147,4 +160,18 @@ feed:
 		Run: s.run, Step: s.step, Tokens: n, Windows: len(wins), BlockSize: T, Bytes: len(text),
 		Loss: loss, Perplexity: math.Exp(loss), BitsPerByte: total / math.Ln2 / float64(len(text)),
 	}, nil
+}
+
+// invalidUTF8Offset is the byte offset of the first invalid UTF-8 sequence
+// in b (len(b) if there is none).
+func invalidUTF8Offset(b []byte) int {
+	off := 0
+	for off < len(b) {
+		r, size := utf8.DecodeRune(b[off:])
+		if r == utf8.RuneError && size <= 1 {
+			return off
+		}
+		off += size
+	}
+	return off
 }

@@ -86,3 +86,15 @@ func TestEvalTextMatchesWindowedLoss(t *testing.T) {
 		t.Error("cancelled context: no error")
 	}
 }
+
+// TestEvalRefusesInvalidUTF8: eval refuses text that training would refuse,
+// naming the byte offset, before opening anything.
+func TestEvalRefusesInvalidUTF8(t *testing.T) {
+	path := t.TempDir() + "/bad.txt"
+	writeFile(t, path, "good text \xff\xfe more")
+	var out, errb strings.Builder
+	code := runMain(context.Background(), []string{"eval", "--run", "x", "--text", path, "--db", path + ".db"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), path+": invalid UTF-8 at byte offset 10") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}

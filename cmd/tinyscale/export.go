@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/tinyscale/tinyscale/models"
@@ -26,9 +27,10 @@ func (c exportCmd) Run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	fs.SetOutput(c.e.stderr)
 	mf := addModelFlags(fs)
-	out := fs.String("out", "", "output `FILE`.safetensors")
+	out := fs.String("out", "", "output `FILE`.safetensors (must not exist unless --force)")
+	force := fs.Bool("force", false, "replace an existing --out file")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: tinyscale export --run NAME --out FILE.safetensors [--db PATH]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: tinyscale export --run NAME --out FILE.safetensors [--db PATH] [--force]\n\n"+
 			"%s. Tensors carry the PyTorch state_dict names (a tied\n"+
 			"matrix under both names); __metadata__ holds family, config and tokenizer JSON.\n\nflags:\n", c.Summary())
 		fs.PrintDefaults()
@@ -43,6 +45,9 @@ func (c exportCmd) Run(ctx context.Context, args []string) error {
 		return usagef("--out is required")
 	case !strings.HasSuffix(*out, ".safetensors"):
 		return usagef("--out %q: the file name must end in .safetensors", *out)
+	}
+	if _, err := os.Stat(*out); err == nil && !*force {
+		return fmt.Errorf("--out %s exists; remove it, choose another name, or pass --force to replace it", *out)
 	}
 	snap, err := mf.load(ctx, c.e)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/runner"
+	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/store/storetest"
 	"github.com/tinyscale/tinyscale/sweeps"
 	"github.com/tinyscale/tinyscale/tokenizer"
@@ -59,33 +61,7 @@ func TestExportSnapshot(t *testing.T) {
 // checkpoint through the command line.
 func TestModelCommandsEndToEnd(t *testing.T) {
 	ctx := context.Background()
-	tok := tokenizer.NewChar(fixtureText)
-	tj, _ := tok.MarshalJSON()
-	ids := tok.Encode(strings.Repeat(fixtureText, 30))
-	cfg, _ := models.DefaultConfig(models.FamilySilia)
-	cfg.NEmbd, cfg.NHead, cfg.NLayer, cfg.BlockSize, cfg.VocabSize = 8, 2, 1, 8, tok.VocabSize()
-	r := sweeps.Run{
-		Name: "e2e/silia", Experiment: "e2e", Family: cfg.Family, Model: cfg,
-		BlockSize: 8, BatchSize: 2, GradAccum: 1,
-		Optimizer: sweeps.Optimizer{Name: "adamw", LR: 1e-2, MinLR: 1e-3, Warmup: 1, Schedule: "cosine",
-			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1},
-		Budget:     sweeps.Budget{Kind: sweeps.BudgetSteps, Steps: 4},
-		Eval:       sweeps.Eval{Every: 2, Batches: 1, FinalBatches: 1},
-		Checkpoint: sweeps.Checkpoint{Every: 2, Keep: 2},
-		Seed:       1,
-	}
-	db := storetest.MustOpenDB(t)
-	n := len(ids) * 9 / 10
-	_, err := runner.Run(ctx, runner.Options{
-		DB: db, Runs: []sweeps.Run{r}, Owner: "test:1", Log: slog.New(slog.DiscardHandler),
-		NewModel: runner.NewTrainerModel,
-		Data: func(context.Context, sweeps.Run) (*runner.Dataset, error) {
-			return &runner.Dataset{Train: ids[:n], Val: ids[n:], BytesPerToken: 1, TokenizerJSON: tj}, nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, r, cfg := trainedTinyRun(t)
 	dbPath := db.Path()
 
 	out1, stderr, code := runCmd(t, "sample", "--db", dbPath, "--run", r.Name, "--prompt", "the ", "--tokens", "12", "--seed", "5")
@@ -131,4 +107,57 @@ func TestModelCommandsEndToEnd(t *testing.T) {
 			t.Errorf("exported %q differs from the checkpoint", params[i].Name)
 		}
 	}
+}
+
+// TestExportRefusesExistingFile: export does not silently overwrite a file;
+// --force replaces it.
+func TestExportRefusesExistingFile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.safetensors")
+	writeFile(t, out, "precious")
+	_, stderr, code := runCmd(t, "export", "--db", out+".db", "--run", "x", "--out", out)
+	if code != 1 || !strings.Contains(stderr, "--out "+out+" exists") || !strings.Contains(stderr, "--force") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "precious" {
+		t.Error("existing file changed")
+	}
+	// With --force the check passes (and the missing database is the error).
+	if _, stderr, _ := runCmd(t, "export", "--db", out+".db", "--run", "x", "--out", out, "--force"); !strings.Contains(stderr, "no results database") {
+		t.Errorf("--force: stderr %q", stderr)
+	}
+}
+
+// trainedTinyRun trains a 4-step silia run on fixtureText into a fresh
+// database and returns it, the run and its model configuration.
+func trainedTinyRun(t *testing.T) (*store.DB, sweeps.Run, models.Config) {
+	t.Helper()
+	ctx := context.Background()
+	tok := tokenizer.NewChar(fixtureText)
+	tj, _ := tok.MarshalJSON()
+	ids := tok.Encode(strings.Repeat(fixtureText, 30))
+	cfg, _ := models.DefaultConfig(models.FamilySilia)
+	cfg.NEmbd, cfg.NHead, cfg.NLayer, cfg.BlockSize, cfg.VocabSize = 8, 2, 1, 8, tok.VocabSize()
+	r := sweeps.Run{
+		Name: "e2e/silia", Experiment: "e2e", Family: cfg.Family, Model: cfg,
+		BlockSize: 8, BatchSize: 2, GradAccum: 1,
+		Optimizer: sweeps.Optimizer{Name: "adamw", LR: 1e-2, MinLR: 1e-3, Warmup: 1, Schedule: "cosine",
+			Betas: [2]float64{0.9, 0.95}, Eps: 1e-10, WeightDecay: 0.1, GradClip: 1, Momentum: 0.95},
+		Budget:     sweeps.Budget{Kind: sweeps.BudgetSteps, Steps: 4},
+		Eval:       sweeps.Eval{Every: 2, Batches: 1, FinalBatches: 1},
+		Checkpoint: sweeps.Checkpoint{Every: 2, Keep: 2},
+		Seed:       1,
+	}
+	db := storetest.MustOpenDB(t)
+	n := len(ids) * 9 / 10
+	_, err := runner.Run(ctx, runner.Options{
+		DB: db, Runs: []sweeps.Run{r}, Owner: "test:1", Log: slog.New(slog.DiscardHandler),
+		NewModel: runner.NewTrainerModel,
+		Data: func(context.Context, sweeps.Run) (*runner.Dataset, error) {
+			return &runner.Dataset{Train: ids[:n], Val: ids[n:], BytesPerToken: 1, TokenizerJSON: tj}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, r, cfg
 }

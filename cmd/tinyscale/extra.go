@@ -10,5 +10,9 @@ func extraCommands(e env) []command {
 		newExportCmd(e),
 		newRunCmd(e),
 		newReportCmd(e),
+		newExportMetricsCmd(e),
+		newServeCmd(e),
+		newMergeCmd(e),
+		newLaunchCmd(e),
 	}
 }

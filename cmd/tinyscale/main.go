@@ -67,10 +67,23 @@ func commands(e env) []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	code := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalContext is cancelled by the first Ctrl-C (SIGINT) or SIGTERM: every
+// command stops at its next check (a training run checkpoints first). The
+// default handlers are then restored, so a second signal ends the process
+// at once and no command can swallow signals.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // runMain dispatches to a subcommand and maps errors to exit codes:
@@ -80,8 +93,12 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands(e)
 	help := func(w io.Writer) {
 		fmt.Fprintln(w, "usage: tinyscale <command> [flags]\n\ncommands:")
+		width := 0
 		for _, c := range cmds {
-			fmt.Fprintf(w, "  %-8s %s\n", c.Name(), c.Summary())
+			width = max(width, len(c.Name()))
+		}
+		for _, c := range cmds {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, c.Name(), c.Summary())
 		}
 		fmt.Fprintln(w, "\nRun 'tinyscale <command> --help' for a command's flags.")
 	}

@@ -7,11 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/internal/sysmem"
+	"github.com/tinyscale/tinyscale/runner"
 	"github.com/tinyscale/tinyscale/store"
 	"github.com/tinyscale/tinyscale/sweeps"
 	"github.com/tinyscale/tinyscale/tokenizer"
@@ -55,6 +58,7 @@ type planRow struct {
 	StepsTotal         int64           `json:"steps_total"`   // 0 for a seconds budget
 	BudgetTokens       int64           `json:"budget_tokens"` // 0 for a seconds budget
 	TrainFlops         float64         `json:"train_flops"`   // analytic, whole run
+	MemoryBytes        int64           `json:"memory_bytes"`  // training memory estimate (runner.EstimateMemory)
 	Budget             sweeps.Budget   `json:"budget"`
 	Nonreproducible    bool            `json:"nonreproducible"`
 	State              string          `json:"state"`
@@ -66,12 +70,23 @@ type planRow struct {
 
 // Run implements command.
 func (c planCmd) Run(ctx context.Context, args []string) error {
+	err := c.plan(ctx, args)
+	if err != nil && ctx.Err() != nil {
+		// Not "experiments.yaml:14: …: train tokenizer: context canceled":
+		// the file is fine, the user stopped plan.
+		return fmt.Errorf("plan interrupted (it writes nothing but finished data cache entries): %w", ctx.Err())
+	}
+	return err
+}
+
+func (c planCmd) plan(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	fs.SetOutput(c.e.stderr)
 	file := fs.String("f", defaultExperimentsFile, "experiments `FILE`")
 	dbFlag := fs.String("db", "", "results database `PATH` to compare with (default: the file's db key, else "+defaultDBFile+")")
 	cache := fs.String("cache", "", "data cache `DIR` (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
 	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
+	memFlag := fs.String("mem", "", "check memory estimates against `SIZE` (e.g. 64G: the node that will train) instead of this machine's available memory; 0 skips the check")
 	estimate := fs.Bool("estimate", false, "time a few training steps of each distinct model shape here and estimate each run's wall time and the total (see bench -f)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: tinyscale plan [-f FILE] [--db PATH] [--json]\n\n"+
@@ -99,6 +114,23 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	avail := sysmem.Available
+	if *memFlag != "" {
+		n, err := parseSize(*memFlag)
+		if err != nil {
+			return usagef("--mem %q: %v", *memFlag, err)
+		}
+		avail = func() (sysmem.Limit, error) {
+			if n == 0 {
+				return sysmem.Limit{}, errors.New("memory check off (--mem 0)")
+			}
+			return sysmem.Limit{Bytes: n, Source: "--mem " + *memFlag}, nil
+		}
+	}
+	mem, err := checkRuns(ctx, runs, cacheDir, avail)
+	if err != nil {
+		return err
+	}
 	dbPath, err := resolveDBPath(*dbFlag, *file)
 	if err != nil {
 		return err
@@ -116,7 +148,8 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 			ParamsTotal: total, ParamsNonEmbedding: nonEmb,
 			FlopsPerToken: r.Model.FlopsPerToken(), TrainFlopsPerToken: r.Model.TrainFlopsPerToken(),
 			StepsTotal: r.TotalSteps(), BudgetTokens: r.BudgetTokens(), TrainFlops: r.TrainFlops(),
-			Budget: r.Budget, Nonreproducible: r.Nonreproducible(),
+			MemoryBytes: mem[r.Name].Total,
+			Budget:      r.Budget, Nonreproducible: r.Nonreproducible(),
 			State: runState(r, stored), Hash: r.Hash(), Config: r.ConfigJSON(),
 		}
 		if rows[i].State == stateChanged {
@@ -149,6 +182,83 @@ func (c planCmd) Run(ctx context.Context, args []string) error {
 		return writePlanEstimate(c.e.stdout, *est)
 	}
 	return nil
+}
+
+// parseSize reads a memory size: a number with an optional unit K, M, G or
+// T (powers of 1024, as Slurm's --mem; KB/KiB... spellings too).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}}
+	upper := strings.ToUpper(t)
+	upper = strings.TrimSuffix(strings.TrimSuffix(upper, "IB"), "B")
+	for _, u := range units {
+		if strings.HasSuffix(upper, u.suffix) {
+			mult, upper = u.mult, strings.TrimSuffix(upper, u.suffix)
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(upper), 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) || v*float64(mult) > 1<<62 {
+		return 0, errors.New("want a size such as 64G, 512M or 0 (K, M, G, T are powers of 1024)")
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// checkRuns prepares (cached) the dataset of every run, once per distinct
+// dataset and tokenizer, and checks that the run can train on it
+// (runner.CheckData: block_size against the split sizes, token ids against
+// vocab_size) and that its memory estimate fits in what the machine has
+// (runner.CheckMemory; skipped when avail fails). It returns the estimates,
+// or one error naming every run that cannot train.
+func checkRuns(ctx context.Context, runs []sweeps.Run, cacheDir string, avail func() (sysmem.Limit, error)) (map[string]runner.MemoryEstimate, error) {
+	lim, limErr := avail()
+	mem := make(map[string]runner.MemoryEstimate, len(runs))
+	prepare := runner.PrepareData(cacheDir)
+	type prepared struct {
+		ds  *runner.Dataset
+		err error
+	}
+	seen := map[string]prepared{}
+	var problems []string
+	for _, r := range runs {
+		key, err := json.Marshal(struct {
+			D data.Spec
+			T tokenizer.Spec
+			V int
+		}{r.Data, r.Tokenizer, r.Model.VocabSize})
+		if err != nil {
+			return nil, err
+		}
+		p, ok := seen[string(key)]
+		if !ok {
+			p.ds, p.err = prepare(ctx, r)
+			seen[string(key)] = p
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		err = p.err
+		var tokens int64
+		if err == nil {
+			tokens = int64(len(p.ds.Train) + len(p.ds.Val))
+			err = runner.CheckData(r, p.ds)
+		}
+		mem[r.Name] = runner.EstimateMemory(r, tokens)
+		if err == nil && limErr == nil {
+			err = runner.CheckMemory(mem[r.Name], lim)
+		}
+		if err != nil {
+			problems = append(problems, r.Name+": "+err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%d of %d runs cannot train:\n  %s", len(problems), len(runs), strings.Join(problems, "\n  "))
+	}
+	return mem, nil
 }
 
 // storedRuns reads every run of the database at path, by name. A missing
@@ -242,7 +352,7 @@ func writePlanTable(w io.Writer, rows []planRow, runs []sweeps.Run, file, dbPath
 	if hasMatch {
 		header = append(header, "TARGET")
 	}
-	header = append(header, "FLOPS/TOK", "STEPS", "TOKENS", "STATE")
+	header = append(header, "FLOPS/TOK", "STEPS", "TOKENS", "MEMORY", "STATE")
 	table := [][]string{header}
 	counts := map[string]int{}
 	nonrepro := 0
@@ -257,7 +367,8 @@ func writePlanTable(w io.Writer, rows []planRow, runs []sweeps.Run, file, dbPath
 		if hasMatch {
 			t := "-"
 			if r.Match != nil {
-				t = r.Match.By + " " + siFormat(r.Match.Target)
+				dev := sweeps.MatchMetric(r.Model, r.Match.By)/r.Match.Target - 1
+				t = fmt.Sprintf("%s %s (%+.1f%%)", r.Match.By, siFormat(r.Match.Target), 100*dev)
 			}
 			line = append(line, t)
 		}
@@ -270,7 +381,7 @@ func writePlanTable(w io.Writer, rows []planRow, runs []sweeps.Run, file, dbPath
 		if len(row.ChangedKeys) > 0 {
 			state += " (" + strings.Join(row.ChangedKeys, ", ") + ")"
 		}
-		line = append(line, siFormat(float64(row.FlopsPerToken)), steps, tokens, state)
+		line = append(line, siFormat(float64(row.FlopsPerToken)), steps, tokens, sysmem.FormatBytes(row.MemoryBytes), state)
 		table = append(table, line)
 	}
 	// Words left-aligned, numbers right-aligned.
@@ -314,7 +425,7 @@ func writePlanTable(w io.Writer, rows []planRow, runs []sweeps.Run, file, dbPath
 	}
 	fmt.Fprintf(w, "\n%d runs from %s: %s; results database %s\n", len(rows), file, strings.Join(parts, ", "), where)
 	fmt.Fprintf(w, "total budget: %s training tokens, %s training FLOPs (analytic)\n", siFormat(float64(totalTokens)), siFormat(totalFlops))
-	fmt.Fprintln(w, "SHAPE is n_embd x n_head x n_layer; FLOPS/TOK is forward (training is 3x).")
+	fmt.Fprintln(w, "SHAPE is n_embd x n_head x n_layer; FLOPS/TOK is forward (training is 3x); MEMORY is the training estimate.")
 	if nonrepro > 0 {
 		fmt.Fprintf(w, "* %d run(s) have a wall-clock (seconds) budget: their length depends on the machine, not reproducible.\n", nonrepro)
 	}

@@ -281,3 +281,131 @@ func TestPlanEstimate(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanCatchesDataProblems: a block_size larger than the dataset, and
+// nanogpt token ids not below the tokenizer's vocab_size, are refused by
+// plan (naming the run and the numbers) instead of surfacing during run.
+func TestPlanCatchesDataProblems(t *testing.T) {
+	dir := t.TempDir()
+	nano := filepath.Join(dir, "nano")
+	if err := os.MkdirAll(nano, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := func(name string, ids ...uint16) {
+		b := make([]byte, 2*len(ids))
+		for i, id := range ids {
+			b[2*i], b[2*i+1] = byte(id), byte(id>>8)
+		}
+		if err := os.WriteFile(filepath.Join(nano, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := make([]uint16, 200)
+	for i := range ids {
+		ids[i] = uint16(i % 50)
+	}
+	ids[17] = 300
+	bin("train.bin", ids...)
+	bin("val.bin", ids[:100]...)
+	file := filepath.Join(dir, "e.yaml")
+	yaml := `defaults:
+  budget: {steps: 5}
+datasets:
+  tiny: {kind: synthetic, generator: stories, tokens: 2K}
+  nano: {kind: nanogpt, path: ` + nano + `}
+experiments:
+  - name: big-block
+    data: tiny
+    block_size: 512
+    models: [{family: gpt2, n_embd: 16, n_head: 2, n_layer: 1}]
+  - name: ids
+    data: nano
+    block_size: 8
+    tokenizer: {kind: ids, vocab_size: 256}
+    models: [{family: gpt2, n_embd: 16, n_head: 2, n_layer: 1}]
+  - name: fine
+    data: tiny
+    block_size: 16
+    models: [{family: gpt2, n_embd: 16, n_head: 2, n_layer: 1}]
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, errs, code := runPlan(t, "-f", file, "--db", filepath.Join(dir, "r.db"), "--cache", filepath.Join(dir, "cache"))
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errs)
+	}
+	for _, want := range []string{
+		"2 of 3 runs cannot train",
+		"big-block/gpt2: dataset too small: train 1800 and val 200 tokens, need more than block_size+1 = 513",
+		"ids/gpt2: dataset nano: token id 300 in the .bin files is not below tokenizer vocab_size 256",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(errs, "fine/") {
+		t.Errorf("the good run is named:\n%s", errs)
+	}
+}
+
+// TestPlanRefusesWhatMemoryCannotHold: a 20B-parameter match target is
+// reachable but no test machine holds it: plan refuses it with the
+// estimate and the limit. Plans that fit show their estimate.
+func TestPlanRefusesWhatMemoryCannotHold(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "e.yaml")
+	yaml := `defaults:
+  budget: {steps: 5}
+datasets:
+  tiny: {kind: synthetic, generator: stories, tokens: 20K}
+experiments:
+  - name: huge
+    data: tiny
+    pair: [gpt2, silia]
+    match: params
+    params: 20G
+`
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	_, errs, code := runPlan(t, "-f", file, "--db", filepath.Join(dir, "r.db"), "--cache", cache)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errs)
+	}
+	for _, want := range []string{"2 of 2 runs cannot train", "huge/gpt2: needs about", "GB of memory", "optimiser state", "activations at batch 8 × block 64", "; available: "} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	rows := planJSON(t, issueFile, filepath.Join(dir, "absent.db"), cache)
+	for _, r := range rows {
+		if m, ok := r["memory_bytes"].(float64); !ok || m < 1e6 {
+			t.Errorf("%v: memory_bytes %v", r["name"], r["memory_bytes"])
+		}
+	}
+}
+
+// TestPlanMemFlag: --mem checks the plan against another machine's memory
+// (plan on a login node for a cluster node); 0 skips the check.
+func TestPlanMemFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "e.yaml")
+	yaml := "defaults:\n  budget: {steps: 5}\ndatasets:\n  tiny: {kind: synthetic, generator: stories, tokens: 20K}\nexperiments:\n  - name: e\n    data: tiny\n    models: [{family: gpt2, n_embd: 16, n_head: 2, n_layer: 1}]\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-f", file, "--db", filepath.Join(dir, "r.db"), "--cache", filepath.Join(dir, "cache")}
+	if _, errs, code := runPlan(t, append(args, "--mem", "1M")...); code != 1 || !strings.Contains(errs, "available: 1.05 MB (--mem 1M)") {
+		t.Errorf("--mem 1M: exit %d, %s", code, errs)
+	}
+	for _, ok := range []string{"0", "64G", "2TiB", "512MB"} {
+		if _, errs, code := runPlan(t, append(args, "--mem", ok)...); code != 0 {
+			t.Errorf("--mem %s: exit %d, %s", ok, code, errs)
+		}
+	}
+	if _, errs, code := runPlan(t, append(args, "--mem", "lots")...); code != 2 || !strings.Contains(errs, `--mem "lots"`) {
+		t.Errorf("--mem lots: exit %d, %s", code, errs)
+	}
+}

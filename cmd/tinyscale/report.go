@@ -11,6 +11,7 @@ import (
 
 	"github.com/tinyscale/tinyscale/report"
 	"github.com/tinyscale/tinyscale/store"
+	"github.com/tinyscale/tinyscale/sweeps"
 )
 
 // defaultReportDir is where `tinyscale report` writes by default. It is not
@@ -38,7 +39,7 @@ func (c reportCmd) Run(ctx context.Context, args []string) error {
 	dbFlag := flags.String("db", "", "results database `PATH` (default: the db key of -f, else "+defaultDBFile+")")
 	file := flags.String("f", defaultExperimentsFile, "experiments `FILE`, read for its db key and the experiments' order")
 	out := flags.String("out", defaultReportDir, "output `DIR` (replaced only if it holds a previous report)")
-	formats := flags.String("formats", "png", "figure `FORMATS`, comma-separated: png (always written), svg, pdf")
+	formats := flags.String("formats", "png,svg,pdf", "figure `FORMATS`, comma-separated: png (always written), svg, pdf")
 	dpi := flags.Int("dpi", report.DefaultDPI, "PNG resolution in dots per inch")
 	flags.Usage = func() {
 		fmt.Fprintf(flags.Output(), "usage: tinyscale report [--db PATH] [-f FILE] [--out DIR] [--formats png,svg,pdf]\n\n%s.\n"+
@@ -70,13 +71,14 @@ func (c reportCmd) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	order, err := report.ExperimentOrder(*file)
-	if err != nil {
-		if fileSet || !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		order = nil // no experiments file: order by name
-	}
+	var order []string
+	h, err := sweeps.ReadHeader(*file)
+	switch {
+	case err == nil:
+		order = h.Experiments
+	case fileSet || !errors.Is(err, fs.ErrNotExist):
+		return err
+	} // no experiments file: order by name
 	db, err := store.OpenReadOnly(path, store.WithLogger(c.e.log))
 	if errors.Is(err, store.ErrNoDatabase) {
 		return fmt.Errorf("no results database at %s (run `tinyscale run` first, or pass --db)", path)

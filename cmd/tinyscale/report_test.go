@@ -30,7 +30,8 @@ func reportFixtureDB(t *testing.T) string {
 			`","n_embd":64,"n_head":4,"n_layer":2},"optimizer":{"lr":0.003},"seed":1,"block_size":64}`
 		if err := db.UpsertRun(ctx, store.Run{Name: name, Experiment: "pair", Family: family, ConfigJSON: []byte(cfg),
 			ConfigHash: "h-" + name, ParamsTotal: params, ParamsNonEmbedding: params / 2, FlopsPerToken: 2 * params,
-			StepsTotal: 4}); err != nil {
+			StepsTotal: 4, Record: store.RunRecord{Width: 64, HeadDim: 16, NHead: 4, NLayer: 2, Seed: 1, LR: 3e-3,
+				PairKey: "pair", SweepJSON: `{"seed":"1"}`}}); err != nil {
 			t.Fatal(err)
 		}
 		var rows []store.Step
@@ -110,7 +111,8 @@ func TestReportWritesIdenticalFolders(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"index.html", "tables/pairs.md", "tables/pairs.csv", "tables/param_efficiency.csv",
-		"figures/loss_pair_steps.png", "figures/loss_pair_steps.svg", "figures/loss_pair_steps.pdf"} {
+		"figures/loss_pair_steps.png", "figures/loss_pair_steps.svg", "figures/loss_pair_steps.pdf",
+		"figures/loss_pair_steps-1col.pdf", "report.json", "tables/claims.csv"} {
 		if _, ok := fa[want]; !ok {
 			t.Errorf("missing %s", want)
 		}
@@ -122,7 +124,7 @@ func TestReportWritesIdenticalFolders(t *testing.T) {
 		}
 	}
 	// A second run over the same folder replaces it.
-	if _, err := runReport(t, "--db", db, "--out", a, "--dpi", "40"); err != nil {
+	if _, err := runReport(t, "--db", db, "--out", a, "--formats", "png", "--dpi", "40"); err != nil {
 		t.Fatalf("rerun over a previous report: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(a, "figures", "loss_pair_steps.svg")); !errors.Is(err, os.ErrNotExist) {

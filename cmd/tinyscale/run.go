@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"gorgonia.org/gorgonia"
@@ -41,20 +44,34 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	file := fs.String("f", defaultExperimentsFile, "experiments `FILE`")
 	dbFlag := fs.String("db", "", "results database `PATH` (default: the file's db key, else "+defaultDBFile+")")
 	only := fs.String("only", "", "train only runs whose name (or a /-prefix of it) matches `GLOB`, e.g. 'paper-pair/*'")
-	shardFlag := fs.String("shard", "", "train only shard `K/N` of the runs (run i goes to shard i%N+1), for parallel processes")
+	shardFlag := fs.String("shard", "", "train only shard `K/N` of the runs (run i goes to shard i%N+1), for parallel processes; "+
+		"'auto' takes it from a Slurm array task (SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX) and opens --db as this shard's own database")
+	shardCount := fs.Int("shard-count", 0, "number of shards `N` for --shard auto in a Kubernetes Indexed Job (default $TINYSCALE_SHARD_COUNT)")
 	fresh := fs.Bool("fresh", false, "discard the selected runs' results and checkpoints and start them from scratch")
 	cache := fs.String("cache", "", "data cache `DIR` (default $XDG_CACHE_HOME/tinyscale or .tinyscale-cache)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: tinyscale run [-f FILE] [--db PATH] [--only GLOB] [--shard K/N] [--fresh]\n\n"+
+		fmt.Fprintf(fs.Output(), "usage: tinyscale run [-f FILE] [--db PATH] [--only GLOB] [--shard K/N|auto [--shard-count N]] [--fresh]\n\n"+
 			"Registers every run of FILE in the results database, then trains the selected runs that are not\n"+
 			"done, in order. Interrupted runs resume from their newest checkpoint, exactly. Several processes\n"+
-			"may share one database (--shard, leases): a run is never trained twice.\n\nflags:\n")
+			"may share one database on one host (--shard K/N, leases): a run is never trained twice. Across hosts\n"+
+			"(Slurm arrays, Kubernetes Indexed Jobs) give each task its own database with --shard auto and\n"+
+			"combine them with `tinyscale merge`; see docs/scale-out.md.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	shard, err := runner.ParseShard(*shardFlag)
+	auto := *shardFlag == "auto"
+	if *shardCount != 0 && !auto {
+		return usagef("--shard-count goes with --shard auto")
+	}
+	var shard runner.Shard
+	var err error
+	if auto {
+		shard, err = runner.ShardFromEnv(os.Getenv, *shardCount)
+	} else {
+		shard, err = runner.ParseShard(*shardFlag)
+	}
 	if err != nil {
 		return usageError{err}
 	}
@@ -73,6 +90,10 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		}
 		return p.Tokenizer.VocabSize(), nil
 	})
+	if err != nil && ctx.Err() != nil {
+		msg, _ := interruptMessage(ctx.Err()) // not the file:line of the dataset being prepared
+		return errors.New(msg)
+	}
 	if err != nil {
 		return err
 	}
@@ -90,11 +111,21 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(path, store.WithLogger(c.e.log))
+	openOpts := []store.Option{store.WithLogger(c.e.log)}
+	if auto {
+		openOpts = append(openOpts, store.WithSingleWriter())
+	}
+	db, err := store.Open(path, openOpts...)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if auto {
+		if err := recordShard(ctx, db, *file, runs, shard); err != nil {
+			return err
+		}
+		c.e.log.Info("shard", "index", shard.K-1, "count", shard.N, "runs", len(selected), "db", path)
+	}
 
 	impl, info := blas.Load()
 	gorgonia.Use(impl)
@@ -107,12 +138,12 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	opts := runner.Options{
 		DB: db, Runs: runs, Selected: selected, Fresh: *fresh, Log: c.e.log, BLAS: impl,
 		Env:      store.RunEnv{Host: host, GoVersion: runtime.Version(), TinyscaleVersion: buildVersion(), BLAS: info.String()},
-		Progress: c.e.stdout, Terminal: stdoutIsTerminal(c.e.stdout),
+		Progress: c.e.stdout, Terminal: stdoutIsTerminal(c.e.stdout), WaitForLease: auto,
 	}
 	opts.Wire(cacheDir)
 	sum, err := runner.Run(ctx, opts)
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("interrupted; progress is checkpointed: rerun `tinyscale run` to resume")
+	if msg, ok := interruptMessage(err); ok {
+		return errors.New(msg)
 	}
 	if err != nil {
 		return err
@@ -121,6 +152,59 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		sum.Done, sum.Failed, sum.Skipped)
 	if sum.Failed > 0 {
 		return fmt.Errorf("%d run(s) failed; `tinyscale status` shows why", sum.Failed)
+	}
+	return nil
+}
+
+// interruptMessage is what run says when it was stopped by Ctrl-C or
+// SIGTERM: whether the stopped run's checkpoint was written, and how to go
+// on. ok is false when err is not an interruption.
+func interruptMessage(err error) (string, bool) {
+	if !errors.Is(err, context.Canceled) {
+		return "", false
+	}
+	var ie *runner.InterruptedError
+	switch {
+	case !errors.As(err, &ie):
+		return "interrupted outside a training step (preparing data, resuming or between runs): no step was left unsaved; rerun `tinyscale run` to go on", true
+	case ie.Checkpointed && ie.Step == 0:
+		return fmt.Sprintf("interrupted; run %s stopped in its first step (nothing to save yet): rerun `tinyscale run` to start it", ie.Run), true
+	case ie.Checkpointed:
+		return fmt.Sprintf("interrupted; run %s checkpointed at step %d: rerun `tinyscale run` to resume", ie.Run, ie.Step), true
+	default:
+		return fmt.Sprintf("interrupted; run %s stopped at step %d but its checkpoint could NOT be written (%v): rerun `tinyscale run` to resume from step %d",
+			ie.Run, ie.Step, ie.Err, ie.LastCkpt), true
+	}
+}
+
+// recordShard records in a shard database which experiments file and shard
+// it belongs to, refusing a database made for a different plan or shard.
+func recordShard(ctx context.Context, db *store.DB, file string, runs []sweeps.Run, shard runner.Shard) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("hash experiments file: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	want := map[string]string{
+		store.MetaPlanSHA256:        runner.PlanHash(runs),
+		store.MetaShardIndex:        strconv.Itoa(shard.K - 1),
+		store.MetaShardCount:        strconv.Itoa(shard.N),
+		store.MetaExperimentsSHA256: hex.EncodeToString(sum[:]),
+	}
+	for _, k := range []string{store.MetaPlanSHA256, store.MetaShardIndex, store.MetaShardCount} {
+		got, ok, err := db.Meta(ctx, k)
+		if err != nil {
+			return err
+		}
+		if ok && got != want[k] {
+			return fmt.Errorf("%s is a shard database of another sweep or shard (%s %s, this task has %s): give each sweep its own directory",
+				db.Path(), k, got, want[k])
+		}
+	}
+	for _, k := range []string{store.MetaPlanSHA256, store.MetaShardIndex, store.MetaShardCount, store.MetaExperimentsSHA256} {
+		if err := db.SetMeta(ctx, k, want[k]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -135,8 +219,39 @@ func stdoutIsTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// buildVersion is the module version or VCS revision the binary was built from.
+// buildVersion identifies the running build: the module version or VCS
+// revision (with -dirty) when the binary carries them, else "(devel)",
+// followed by " exe:" and the first 16 hex digits of the executable's
+// sha256. The hash makes every build distinct, also under `go run` (which
+// records no VCS information), so a run resumed under changed code is
+// marked non-reproducible (store.SetRunEnv).
 func buildVersion() string {
+	v := moduleVersion()
+	if exe, err := os.Executable(); err == nil {
+		if h := exeHash(exe); h != "" {
+			v += " exe:" + h
+		}
+	}
+	return v
+}
+
+// exeHash is the first 16 hex digits of the sha256 of the file at path, or
+// "" if it cannot be read.
+func exeHash(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// moduleVersion is the module version or VCS revision the binary was built from.
+func moduleVersion() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"

@@ -3,17 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tinyscale/tinyscale/runner"
 	"github.com/tinyscale/tinyscale/store"
 )
 
@@ -182,7 +186,124 @@ func TestRunChildProcess(t *testing.T) {
 	if args == "" {
 		t.Skip("child process only")
 	}
-	os.Exit(runMain(context.Background(), strings.Split(args, "\x1f"), os.Stdout, os.Stderr))
+	ctx, stop := signalContext() // as main: SIGTERM and SIGINT stop gracefully
+	code := runMain(ctx, strings.Split(args, "\x1f"), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// TestRunSignalAndResume sends SIGTERM (as Slurm or a shell's kill does) to
+// `tinyscale run` at seeded random points — in a step, a flush, an eval or a
+// checkpoint — and restarts it each time: every stop must checkpoint the
+// interrupted run at its last logged step and say so, and the final curves
+// equal an uninterrupted run's bit for bit.
+func TestRunSignalAndResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns training processes")
+	}
+	const steps = 60
+	cache := t.TempDir()
+	refDir, refArgs := runTestDir(t, steps, cache)
+	if out, errs, code := runTinyscale(refArgs...); code != 0 {
+		t.Fatalf("reference: exit %d\n%s\n%s", code, out, errs)
+	}
+	want := runLosses(t, filepath.Join(refDir, "results.db"))
+
+	dir, args := runTestDir(t, steps, cache)
+	dbPath := filepath.Join(dir, "results.db")
+	logged := func() int64 {
+		db, err := store.OpenReadOnly(dbPath)
+		if err != nil {
+			return 0
+		}
+		defer db.Close()
+		runs, _ := db.ListRuns(context.Background())
+		var n int64
+		for _, r := range runs {
+			n += r.Step
+		}
+		return n
+	}
+	msgRE := regexp.MustCompile(`interrupted; run (\S+) checkpointed at step (\d+)`)
+	rng := rand.New(rand.NewPCG(11, 2026))
+	stops := 0
+	for try := 1; try <= 8; try++ {
+		stderr := &lockedBuffer{}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunChildProcess$")
+		cmd.Env = append(os.Environ(), runChildEnv+"="+strings.Join(args, "\x1f"))
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		target := min(logged()+2+rng.Int64N(13), 2*steps-3)
+		deadline := time.Now().Add(60 * time.Second)
+		// The signal handler is installed before the "training" line.
+		for (logged() < target || !strings.Contains(stderr.String(), "msg=training")) && time.Now().Before(deadline) {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("try %d: child failed: %v\n%s", try, err, stderr.String())
+				}
+				done <- nil
+			case <-time.After(2 * time.Millisecond):
+			}
+			if len(done) > 0 {
+				break
+			}
+		}
+		time.Sleep(time.Duration(rng.IntN(15)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGTERM)
+		sent := time.Now()
+		err := <-done
+		took := time.Since(sent)
+		if err == nil {
+			t.Logf("try %d: the sweep finished before SIGTERM", try)
+			break
+		}
+		m := msgRE.FindStringSubmatch(stderr.String())
+		outside := strings.Contains(stderr.String(), "interrupted outside a training step")
+		if m == nil && !outside {
+			t.Fatalf("try %d: no truthful checkpoint message after SIGTERM (%v):\n%s", try, err, stderr.String())
+		}
+		stops++
+		// Nothing lost: every run's logged steps end at its newest checkpoint.
+		db, err := store.OpenReadOnly(dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs, _ := db.ListRuns(context.Background())
+		for _, r := range runs {
+			ck, _ := db.Checkpoints(context.Background(), r.Name)
+			var ckStep int64
+			if len(ck) > 0 {
+				ckStep = ck[0].Step
+			}
+			if r.Status != "done" && r.Step != ckStep {
+				t.Errorf("try %d: run %s logged %d steps but its newest checkpoint is at %d", try, r.Name, r.Step, ckStep)
+			}
+			if m != nil && r.Name == m[1] && strconv.FormatInt(ckStep, 10) != m[2] {
+				t.Errorf("try %d: message says step %s, newest checkpoint %d", try, m[2], ckStep)
+			}
+		}
+		db.Close()
+		what := "outside a step"
+		if m != nil {
+			what = m[1] + " checkpointed at step " + m[2]
+		}
+		t.Logf("try %d: SIGTERM at %d steps logged; %s; exited %v after the signal", try, target, what, took.Round(time.Millisecond))
+		if took > 5*time.Second {
+			t.Errorf("try %d: took %v to stop", try, took)
+		}
+	}
+	if stops < 3 {
+		t.Fatalf("only %d SIGTERMs landed mid-sweep", stops)
+	}
+	if out, errs, code := runTinyscale(args...); code != 0 {
+		t.Fatalf("final session: exit %d\n%s\n%s", code, out, errs)
+	}
+	sameRunLosses(t, runLosses(t, dbPath), want)
 }
 
 // TestRunKillAndResume is the headline test: `tinyscale run` (this test
@@ -263,4 +384,31 @@ func TestRunKillAndResume(t *testing.T) {
 		t.Errorf("never resumed from a checkpoint:\n%s", stderr.String())
 	}
 	sameRunLosses(t, runLosses(t, dbPath), want)
+}
+
+// TestInterruptMessage: run's message after Ctrl-C says whether the
+// checkpoint was written, never claims it when it was not.
+func TestInterruptMessage(t *testing.T) {
+	disk := errors.New("no space left on device")
+	tests := []struct {
+		name string
+		err  error
+		want string
+		ok   bool
+	}{
+		{"not interrupted", disk, "", false},
+		{"between runs", fmt.Errorf("run a: %w", context.Canceled), "no step was left unsaved", true},
+		{"checkpointed", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 12, Checkpointed: true, LastCkpt: 12, Cause: context.Canceled}),
+			"run a checkpointed at step 12", true},
+		{"first step", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 0, Checkpointed: true, Cause: context.Canceled}),
+			"interrupted; run a stopped in its first step (nothing to save yet): rerun `tinyscale run` to start it", true},
+		{"not checkpointed", fmt.Errorf("run a: %w", &runner.InterruptedError{Run: "a", Step: 12, LastCkpt: 10, Cause: context.Canceled, Err: disk}),
+			"run a stopped at step 12 but its checkpoint could NOT be written (no space left on device): rerun `tinyscale run` to resume from step 10", true},
+	}
+	for _, tc := range tests {
+		got, ok := interruptMessage(tc.err)
+		if ok != tc.ok || !strings.Contains(got, tc.want) || (tc.name == "not checkpointed" && strings.Contains(got, "checkpointed at")) {
+			t.Errorf("%s: %q, %v; want %q, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"unicode/utf8"
 
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/runner"
@@ -90,6 +92,11 @@ func (s *modelSnapshot) build() (*models.Inference, tokenizer.Tokenizer, error) 
 	return inf, tok, nil
 }
 
+// maxSampleTokens bounds --tokens: a RoPE model keeps its whole context, so
+// the cost of each new token grows with the text; 100k tokens of a tiny
+// model take minutes already.
+const maxSampleTokens = 100000
+
 // sampleCmd generates text from a run's latest checkpoint.
 type sampleCmd struct{ e env }
 
@@ -123,18 +130,20 @@ func (c sampleCmd) Run(ctx context.Context, args []string) error {
 	switch {
 	case *mf.run == "":
 		return usagef("--run is required")
-	case *n <= 0:
-		return usagef("--tokens %d: must be > 0", *n)
-	case *temp < 0:
-		return usagef("--temperature %g: must be >= 0", *temp)
+	case *n <= 0 || *n > maxSampleTokens:
+		return usagef("--tokens %d: must be between 1 and at most %d (continue a longer text with --prompt)", *n, maxSampleTokens)
+	case !(*temp >= 0) || math.IsInf(*temp, 1):
+		return usagef("--temperature %g: must be a finite number >= 0 (0: greedy)", *temp)
 	case *topK < 0:
 		return usagef("--top-k %d: must be >= 0", *topK)
+	case !utf8.ValidString(*prompt):
+		return usagef("--prompt: invalid UTF-8 at byte offset %d (models are trained on UTF-8 text)", invalidUTF8Offset([]byte(*prompt)))
 	}
 	snap, err := mf.load(ctx, c.e)
 	if err != nil {
 		return err
 	}
-	text, err := sampleText(snap, *prompt, *n, *temp, *topK, *seed)
+	text, err := sampleText(ctx, snap, *prompt, *n, *temp, *topK, *seed)
 	if err != nil {
 		return err
 	}
@@ -145,7 +154,7 @@ func (c sampleCmd) Run(ctx context.Context, args []string) error {
 // sampleText returns the prompt followed by n generated tokens, decoded.
 // An empty prompt starts from a newline (or token 0 if the tokenizer cannot
 // encode one).
-func sampleText(s *modelSnapshot, prompt string, n int, temperature float64, topK int, seed uint64) (string, error) {
+func sampleText(ctx context.Context, s *modelSnapshot, prompt string, n int, temperature float64, topK int, seed uint64) (string, error) {
 	inf, tok, err := s.build()
 	if err != nil {
 		return "", err
@@ -159,6 +168,9 @@ func sampleText(s *modelSnapshot, prompt string, n int, temperature float64, top
 			return "", fmt.Errorf("prompt token %d is outside the model's vocabulary of %d", id, inf.Config().VocabSize)
 		}
 	}
-	out := models.Generate(inf, ids, n, temperature, topK, rand.New(rand.NewPCG(seed, 0x73616d70))) // "samp"
+	out, err := models.GenerateContext(ctx, inf, ids, n, temperature, topK, rand.New(rand.NewPCG(seed, 0x73616d70))) // "samp"
+	if err != nil {
+		return "", fmt.Errorf("interrupted after %d of %d tokens; nothing printed: %w", len(out), n, err)
+	}
 	return prompt + tok.Decode(out), nil
 }

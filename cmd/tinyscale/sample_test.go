@@ -3,9 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tinyscale/tinyscale/models"
@@ -55,12 +61,12 @@ func TestSampleText(t *testing.T) {
 	for _, family := range models.Families() {
 		t.Run(family, func(t *testing.T) {
 			s := testSnapshot(t, family, false)
-			a, err := sampleText(s, "the ", 20, 3.0, 0, 3)
+			a, err := sampleText(context.Background(), s, "the ", 20, 3.0, 0, 3)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, _ := sampleText(s, "the ", 20, 3.0, 0, 3)
-			c, _ := sampleText(s, "the ", 20, 3.0, 0, 4)
+			b, _ := sampleText(context.Background(), s, "the ", 20, 3.0, 0, 3)
+			c, _ := sampleText(context.Background(), s, "the ", 20, 3.0, 0, 4)
 			if a != b {
 				t.Errorf("same seed: %q vs %q", a, b)
 			}
@@ -70,8 +76,8 @@ func TestSampleText(t *testing.T) {
 			if !strings.HasPrefix(a, "the ") || utf8.RuneCountInString(a) != 4+20 {
 				t.Errorf("sample %q: want the prompt and 20 characters", a)
 			}
-			g1, _ := sampleText(s, "", 10, 0, 0, 1)
-			g2, _ := sampleText(s, "", 10, 0, 0, 2)
+			g1, _ := sampleText(context.Background(), s, "", 10, 0, 0, 1)
+			g2, _ := sampleText(context.Background(), s, "", 10, 0, 0, 2)
 			if g1 != g2 {
 				t.Errorf("greedy depends on the seed: %q vs %q", g1, g2)
 			}
@@ -126,5 +132,96 @@ func TestModelCommandsUsageAndErrors(t *testing.T) {
 		if _, stderr, code := runCmd(t, name, "--help"); code != 0 || !strings.Contains(stderr, "usage: tinyscale "+name) {
 			t.Errorf("%s --help: exit %d, %q", name, code, stderr)
 		}
+	}
+}
+
+// TestSampleStopsOnCancel: a cancelled context (Ctrl-C, SIGTERM) stops a long
+// generation within about a second instead of running to the end.
+func TestSampleStopsOnCancel(t *testing.T) {
+	s := testSnapshot(t, "gpt2", false)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := sampleText(ctx, s, "the ", maxSampleTokens, 1, 0, 1)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("sampleText after cancel: err %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stopped after %v, want about 100ms", d)
+	}
+}
+
+// TestSamplePromptMustBeUTF8: an invalid UTF-8 prompt is refused, as
+// training and eval refuse such text.
+func TestSamplePromptMustBeUTF8(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), []string{"sample", "--run", "x", "--prompt", "ok \xff"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "--prompt: invalid UTF-8 at byte offset 3") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestSampleTokensLimit: --tokens beyond the limit is a usage error naming it.
+func TestSampleTokensLimit(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := runMain(context.Background(), []string{"sample", "--run", "x", "--tokens", "10000000"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "--tokens 10000000") || !strings.Contains(errb.String(), "at most 100000") {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestSampleFlagValues: every out-of-range flag value is a usage error that
+// names it (NaN and Inf temperatures used to sample: NaN repeated one token,
+// Inf drew uniformly at random).
+func TestSampleFlagValues(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--temperature", "NaN"}, "tinyscale sample: --temperature NaN: must be a finite number >= 0 (0: greedy)\n"},
+		{[]string{"--temperature", "Inf"}, "tinyscale sample: --temperature +Inf: must be a finite number >= 0 (0: greedy)\n"},
+		{[]string{"--temperature", "-1"}, "tinyscale sample: --temperature -1: must be a finite number >= 0 (0: greedy)\n"},
+		{[]string{"--top-k", "-3"}, "tinyscale sample: --top-k -3: must be >= 0\n"},
+		{[]string{"--tokens", "0"}, "tinyscale sample: --tokens 0: must be between 1 and at most 100000 (continue a longer text with --prompt)\n"},
+	}
+	for _, tc := range tests {
+		var out, errb bytes.Buffer
+		code := runMain(context.Background(), append([]string{"sample", "--run", "x"}, tc.args...), &out, &errb)
+		if code != 2 || errb.String() != tc.want {
+			t.Errorf("%v: exit %d, stderr %q, want exit 2 and %q", tc.args, code, errb.String(), tc.want)
+		}
+	}
+}
+
+// TestSampleProcessStopsOnSIGINT: `tinyscale sample` with the largest
+// --tokens (this test binary as the child, with main's signal handling)
+// exits within about a second of a SIGINT, with a message, not at the end.
+func TestSampleProcessStopsOnSIGINT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	db, r, _ := trainedTinyRun(t)
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		stderr := &lockedBuffer{}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestRunChildProcess$")
+		cmd.Env = append(os.Environ(), runChildEnv+"="+strings.Join([]string{"sample", "--db", db.Path(), "--run", r.Name,
+			"--tokens", strconv.Itoa(maxSampleTokens)}, "\x1f"))
+		cmd.Stderr = stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond) // loading done, generating
+		sent := time.Now()
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		took := time.Since(sent)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "tinyscale sample: interrupted after") {
+			t.Errorf("%v: exit %v, stderr %q", sig, err, stderr.String())
+		}
+		if took > 1500*time.Millisecond {
+			t.Errorf("%v: stopped %v after the signal", sig, took)
+		}
+		t.Logf("%v: stopped %v after the signal: %s", sig, took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))
 	}
 }

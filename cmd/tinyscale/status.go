@@ -1,13 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -30,11 +33,17 @@ func (statusCmd) Summary() string { return "show the progress of the runs in the
 // statusRow is one run in `status --json`; unknown values are null.
 type statusRow struct {
 	Name        string   `json:"name"`
+	Experiment  string   `json:"experiment"`
+	Family      string   `json:"family"`   // from the run record
+	Seed        uint64   `json:"seed"`     // from the run record
+	PairKey     string   `json:"pair_key"` // from the run record
 	Status      string   `json:"status"`
 	Step        int64    `json:"step"`
 	StepsTotal  *int64   `json:"steps_total"`
 	LastLoss    *float64 `json:"last_loss"`
 	BestValLoss *float64 `json:"best_val_loss"`
+	FailReason  *string  `json:"fail_reason"` // why a failed run failed; null otherwise
+	FailStep    *int64   `json:"fail_step"`   // last logged step when it failed; null otherwise
 	stalled     bool     // running without a live lease (text output only)
 }
 
@@ -71,10 +80,17 @@ func (c statusCmd) Run(ctx context.Context, args []string) error {
 	now := time.Now()
 	rows := make([]statusRow, 0, len(sums))
 	for _, s := range sums {
-		r := statusRow{Name: s.Name, Status: s.Status, Step: s.Step,
+		r := statusRow{Name: s.Name, Experiment: s.Experiment, Family: s.Family, Seed: s.Seed, PairKey: s.PairKey,
+			Status: s.Status, Step: s.Step,
 			LastLoss: finite(s.LastLoss), BestValLoss: finite(s.BestValLoss), stalled: s.Stalled(now)}
 		if s.StepsTotal > 0 {
 			r.StepsTotal = &s.StepsTotal
+		}
+		if s.FailReason != "" {
+			r.FailReason = &s.FailReason
+		}
+		if s.Status == store.StatusFailed {
+			r.FailStep = &s.FailStep
 		}
 		rows = append(rows, r)
 	}
@@ -95,8 +111,9 @@ func writeStatusTable(c statusCmd, path string, rows []statusRow) error {
 		_, err := fmt.Fprintf(c.e.stdout, "no runs in %s yet\n", path)
 		return err
 	}
-	tw := tabwriter.NewWriter(c.e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tSTEP\tPROGRESS\tLAST LOSS\tBEST VAL LOSS")
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tSTEP\tPROGRESS\tLAST LOSS\tBEST VAL LOSS\tREASON")
 	count := map[string]int{}
 	stalled := 0
 	for _, r := range rows {
@@ -111,10 +128,23 @@ func writeStatusTable(c statusCmd, path string, rows []statusRow) error {
 			steps += "/" + strconv.FormatInt(*r.StepsTotal, 10)
 			progress = fmt.Sprintf("%.1f%%", 100*float64(r.Step)/float64(*r.StepsTotal))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, status, steps, progress, fmtLoss(r.LastLoss), fmtLoss(r.BestValLoss))
+		reason := ""
+		if r.FailReason != nil {
+			reason = *r.FailReason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, status, steps, progress, fmtLoss(r.LastLoss), fmtLoss(r.BestValLoss), reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write status: %w", err)
+	}
+	// The REASON column is empty for most runs: no trailing blanks.
+	for _, line := range strings.SplitAfter(buf.String(), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(c.e.stdout, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return fmt.Errorf("write status: %w", err)
+		}
 	}
 	fmt.Fprintf(c.e.stdout, "\n%d runs:", len(rows))
 	sep := " "

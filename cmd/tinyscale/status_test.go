@@ -74,7 +74,7 @@ func TestStatusJSON(t *testing.T) {
 		t.Fatalf("bad JSON %q: %v", out, err)
 	}
 	want := []map[string]any{
-		{"name": "pair/gpt2", "status": "done", "step": 3.0, "steps_total": 100.0, "last_loss": 2.5, "best_val_loss": 2.625},
+		{"name": "pair/gpt2", "experiment": "test", "family": "gpt2", "seed": 0.0, "pair_key": "", "status": "done", "step": 3.0, "steps_total": 100.0, "last_loss": 2.5, "best_val_loss": 2.625},
 		{"name": "pair/silia", "status": "running", "step": 2.0, "steps_total": 100.0, "last_loss": nil, "best_val_loss": nil},
 		{"name": "pair/silia-xga", "status": "pending", "step": 0.0, "steps_total": 100.0, "last_loss": nil, "best_val_loss": nil},
 	}
@@ -173,5 +173,61 @@ func TestStatusErrors(t *testing.T) {
 	}
 	if _, errs, code := runStatus(t, "-h"); code != 0 || !strings.Contains(errs, "--json") && !strings.Contains(errs, "-json") {
 		t.Fatalf("help: exit %d, %q", code, errs)
+	}
+}
+
+// TestStatusShowsFailReason: a failed run's reason is in the table and in
+// --json (run tells users to look there).
+func TestStatusShowsFailReason(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.MustOpenDB(t)
+	storetest.MustAddRun(t, db, storetest.Run("ok", "h1"))
+	storetest.MustAddRun(t, db, storetest.Run("bad", "h2"))
+	if err := db.WriteSteps(ctx, "bad", []store.Step{{Step: 22, Loss: math.NaN()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetStatus(ctx, "bad", store.StatusFailed, "loss is NaN at step 22"); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := runStatus(t, "--db", db.Path())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	lines := strings.Split(out, "\n")
+	if !strings.Contains(lines[0], "REASON") {
+		t.Errorf("header %q has no REASON column", lines[0])
+	}
+	var badLine string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "bad ") {
+			badLine = l
+		}
+	}
+	if !strings.Contains(badLine, "failed") || !strings.HasSuffix(badLine, "loss is NaN at step 22") {
+		t.Errorf("failed run's line %q lacks its reason", badLine)
+	}
+	out, errs, code = runStatus(t, "--db", db.Path(), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		want := any(nil)
+		if r["name"] == "bad" {
+			want = "loss is NaN at step 22"
+		}
+		if got, ok := r["fail_reason"]; !ok || got != want {
+			t.Errorf("%v: fail_reason %v (present %v), want %v", r["name"], got, ok, want)
+		}
+		wantStep := any(nil)
+		if r["name"] == "bad" {
+			wantStep = 22.0
+		}
+		if got, ok := r["fail_step"]; !ok || got != wantStep {
+			t.Errorf("%v: fail_step %v (present %v), want %v", r["name"], got, ok, wantStep)
+		}
 	}
 }
