@@ -83,6 +83,7 @@ func TestBadInput(t *testing.T) {
 		{"sweep_scalar", `:6: experiment e: sweep seed: want a list, got 3 (write a list even for one value: [3])`},
 		{"sweep_unknown_key", `:7: experiment e: unknown sweep key "optimiser.lr" (sweepable: data, tokenizer, block_size, batch_size, grad_accum, optimizer, budget, eval, checkpoint, seed, model, params, flops and their dotted sub-keys, e.g. optimizer.lr, model.gate)`},
 		{"sweep_unknown_subkey", `:7: unknown key "learning_rate" in optimizer (allowed: name, lr, min_lr, warmup, schedule, cooldown_frac, betas, eps, weight_decay, grad_clip, momentum)`},
+		{"seed_above_2_53", `:6: seed: want a whole number from 0 to 2^53, got 9007199254740993`},
 		{"split_synthetic", `:8: dataset synth (used by experiment e): split "tail" is not allowed for kind synthetic (it has no documents to split by)`},
 		{"split_unknown", `:8: dataset mytext: split: "random" is not allowed (allowed: interleaved, tail)`},
 		{"synthetic_with_path", `:4: dataset synth: path is not allowed for kind synthetic`},

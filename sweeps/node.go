@@ -297,7 +297,15 @@ func (d *dec) count(n *yaml.Node, what string, lo int64) (int64, error) {
 	if v != math.Trunc(v) {
 		return 0, d.errf(n, "%s: want a whole number, got %s", what, describe(n))
 	}
-	if v < float64(lo) || v > 1<<53 {
+	// 2^53 + 1 reads as the float 2^53: caught on the literal, or a run
+	// named seed=9007199254740993 would train with seed 9007199254740992.
+	big := false
+	if r := resolve(n); r != nil {
+		if i, err := strconv.ParseInt(r.Value, 10, 64); err == nil && i > 1<<53 {
+			big = true
+		}
+	}
+	if v < float64(lo) || v > 1<<53 || big {
 		return 0, d.errf(n, "%s: want a whole number from %d to 2^53, got %s", what, lo, describe(n))
 	}
 	return int64(v), nil
