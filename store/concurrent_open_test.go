@@ -298,3 +298,39 @@ func TestExplainLocked(t *testing.T) {
 		t.Error("a non-busy error was rewritten")
 	}
 }
+
+// TestOpenUnreadableFile: a database file this user may not read (or, to
+// write, may not write) is refused with the reason, not SQLite's "unable
+// to open database file (14)" or "attempt to write a readonly database".
+func TestOpenUnreadableFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads and writes any file")
+	}
+	path := filepath.Join(t.TempDir(), "r.db")
+	w, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for _, tc := range []struct {
+		mode os.FileMode
+		open func(string, ...store.Option) (*store.DB, error)
+		want string
+	}{
+		{0o000, store.OpenReadOnly, "cannot read results database " + path + ": open " + path + ": permission denied (fix its permissions, or copy it to read it)"},
+		{0o444, store.Open, "cannot open results database " + path + " for writing: open " + path + ": permission denied (fix its permissions, or copy it to read it)"},
+	} {
+		if err := os.Chmod(path, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		db, err := tc.open(path)
+		if err == nil {
+			db.Close()
+			t.Errorf("mode %o: no error", tc.mode)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("mode %o: %q, want %q", tc.mode, err, tc.want)
+		}
+	}
+}
