@@ -54,6 +54,7 @@ func TestBadInput(t *testing.T) {
 		{"heads_not_dividing", `:5: experiment e: model gpt2 30x4x2: n_head 4 does not divide n_embd 30 (gpt2 splits n_embd into heads)`},
 		{"knob_wrong_family", `:5: experiment e at model.gate=true: model silia 16x4x2: gate is only available for family silia-xga, not silia`},
 		{"lr_negative", `:3: optimizer.lr: -1e-3 is out of range (0, 10]`},
+		{"lr_overflow", `:3: optimizer.lr: 1e400 is too large for a number (at most about 1.8e308)`},
 		{"match_unreachable_large", `:5: experiment e: gpt2: match: params 1,000,000,000,000 is out of reach: the largest valid model (n_embd 32768, n_head 4, n_layer 2, vocab 8192) has 26,041,253,888 parameters, -97.4% from the target (allowed ±20%); change the target, n_head/n_layer or the tokenizer`},
 		{"match_unreachable_small", `:5: experiment e: gpt2: match: params 10 is out of reach: the smallest valid model (n_embd 8, n_head 4, n_layer 2, vocab 8192) has 67,808 parameters, 6.78e+03× the target (allowed ±20%); change the target, n_head/n_layer or the tokenizer`},
 		{"llmc_val_fraction", `:8: dataset shards: val_fraction does nothing for kind llmc without tokens: the *val*.bin shards are the validation split (with a tokens cap, val_fraction sizes their cap)`},
