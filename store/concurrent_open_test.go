@@ -334,3 +334,36 @@ func TestOpenUnreadableFile(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRefusesForeignDatabase: another program's SQLite file (tables, no
+// schema version) is refused by writing and reading opens and left as it
+// was; `tinyscale run` used to add its tables to it, and readers advised
+// migrating it.
+func TestOpenRefusesForeignDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mine.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("CREATE TABLE notes (x); INSERT INTO notes VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	want := path + " is an SQLite database but not a tinyscale results database (schema version 0, tables: notes): it is left as it is; choose another --db"
+	for name, open := range map[string]func(string, ...store.Option) (*store.DB, error){"Open": store.Open, "OpenReadOnly": store.OpenReadOnly} {
+		db, err := open(path)
+		if err == nil {
+			db.Close()
+			t.Fatalf("%s: no error", name)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %q, want %q", name, err, want)
+		}
+	}
+	raw, _ = sql.Open("sqlite", "file:"+path)
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d tables in the file after the opens (%v), want 1", n, err)
+	}
+}
