@@ -116,7 +116,7 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 	if cur > len(ms) {
 		return &SchemaTooNewError{Path: d.path, DB: cur, Binary: len(ms)}
 	}
-	if cur == 0 {
+	if cur == 0 && d.readOnly { // writers check under the write lock, below
 		if err := notTinyscale(ctx, d.sql, d.path); err != nil {
 			return err
 		}
@@ -174,6 +174,7 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 // tables: another program's SQLite file, which migrating would fill with
 // tinyscale's tables (a new results database has none).
 func notTinyscale(ctx context.Context, q interface {
+	queryer
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }, path string) error {
 	rows, err := q.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -194,6 +195,12 @@ func notTinyscale(ctx context.Context, q interface {
 	}
 	if len(names) == 0 {
 		return nil
+	}
+	// Outside a transaction a writer may have created a new file's first
+	// schema (and its version, in one transaction) since user_version was
+	// read: read it again; tables are never there at version 0 otherwise.
+	if v, err := userVersion(ctx, q); err != nil || v > 0 {
+		return err
 	}
 	if len(names) > 5 {
 		names = append(names[:5], "…")
