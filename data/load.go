@@ -171,13 +171,21 @@ func loadJSONL(ctx context.Context, spec Spec) (*Corpus, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readFieldFiles(ctx, files, spec, readJSONLFile)
+}
+
+// readFieldFiles builds a corpus from the field spec.Field of every record
+// of files, in order, with read adding one file's records to the builder;
+// it stops at the first file once spec.Tokens characters are gathered.
+func readFieldFiles(ctx context.Context, files []string, spec Spec,
+	read func(ctx context.Context, path, field string, tb *textBuilder) error) (*Corpus, error) {
 	tb := textBuilder{limit: spec.Tokens}
 	c := &Corpus{}
 	for _, f := range files {
 		if tb.full() {
 			break
 		}
-		if err := readJSONLFile(ctx, f, spec.Field, &tb); err != nil {
+		if err := read(ctx, f, spec.Field, &tb); err != nil {
 			return nil, err
 		}
 		c.Files++

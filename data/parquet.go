@@ -28,19 +28,7 @@ func loadParquet(ctx context.Context, spec Spec) (*Corpus, error) {
 	if err != nil {
 		return nil, err
 	}
-	tb := textBuilder{limit: spec.Tokens}
-	c := &Corpus{}
-	for _, f := range files {
-		if tb.full() {
-			break
-		}
-		if err := readParquetFile(ctx, f, spec.Field, &tb); err != nil {
-			return nil, err
-		}
-		c.Files++
-	}
-	c.Text, c.docEnds = tb.b.String(), tb.ends
-	return c, nil
+	return readFieldFiles(ctx, files, spec, readParquetFile)
 }
 
 // parquetColumn finds the leaf column named field (a top-level name, or a

@@ -174,6 +174,11 @@ type Options struct {
 	LeaseTTL time.Duration
 	// FlushEvery is the number of steps buffered per store transaction (25).
 	FlushEvery int
+	// FlushInterval also writes the buffered steps once this long has passed
+	// since the last write (default 2 s), so that live viewers (status, serve)
+	// see a slow run move between FlushEvery batches; negative: count only.
+	// It decides when rows are written, never what they hold.
+	FlushInterval time.Duration
 	// BLAS runs Muon's Newton–Schulz products (nil: gonum's pure-Go BLAS);
 	// pass the blas.Impl installed in gorgonia. Call it from one goroutine.
 	BLAS Sgemm
@@ -298,6 +303,9 @@ func (o *Options) defaults() error {
 	}
 	if o.FlushEvery <= 0 {
 		o.FlushEvery = 25
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 2 * time.Second
 	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 30 * time.Second

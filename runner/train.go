@@ -219,6 +219,7 @@ type training struct {
 	sessStep  int64
 	lastCkpt  int64
 	pending   []store.Step
+	lastFlush time.Time // when pending was last written (or the session began)
 	ckptDir   string
 	in, tg    []int32
 
@@ -511,7 +512,7 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 		row.StepMS = float64(t.now().Sub(t0).Microseconds()) / 1000
 		row.ElapsedS = t.elapsed()
 		t.pending = append(t.pending, row)
-		if len(t.pending) >= t.o.FlushEvery {
+		if len(t.pending) >= t.o.FlushEvery || t.flushDue() {
 			if err := t.flush(work); err != nil {
 				return 0, err
 			}
@@ -688,7 +689,22 @@ func (t *training) flush(ctx context.Context) error {
 		return err
 	}
 	t.pending = t.pending[:0]
+	t.lastFlush = t.now()
 	return nil
+}
+
+// flushDue reports whether FlushInterval has passed since the last write of
+// step rows (the first call of a session starts the interval).
+func (t *training) flushDue() bool {
+	if t.o.FlushInterval < 0 {
+		return false
+	}
+	now := t.now()
+	if t.lastFlush.IsZero() {
+		t.lastFlush = now
+		return false
+	}
+	return now.Sub(t.lastFlush) >= t.o.FlushInterval
 }
 
 // InterruptedError is returned when a run stops on cancellation (Ctrl-C,

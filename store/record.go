@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
+
+	"github.com/tinyscale/tinyscale/internal/pairkey"
 )
 
 // RunRecord is what a run is, as typed columns of the runs table: written once
@@ -173,7 +174,7 @@ func RecordsFromConfigJSON(rows []ConfigRow) ([]RunRecord, error) {
 			return nil, fmt.Errorf("sweep of run %q: %w", p.Name, err)
 		}
 		r.SweepJSON = string(b)
-		r.PairKey = PairKey(row.Experiment, sw, "")
+		r.PairKey = pairkey.Key(row.Experiment, sw, "")
 		recs[i] = r
 	}
 	// An experiment that lists a family twice has two runs of that family
@@ -190,36 +191,10 @@ func RecordsFromConfigJSON(rows []ConfigRow) ([]RunRecord, error) {
 	for i, row := range rows {
 		if repeated[row.Experiment] {
 			m := ps[i].Model
-			recs[i].PairKey = PairKey(row.Experiment, ps[i].Sweep, fmt.Sprintf("%dx%dx%d", m.NEmbd, m.NHead, m.NLayer))
+			recs[i].PairKey = pairkey.Key(row.Experiment, ps[i].Sweep, fmt.Sprintf("%dx%dx%d", m.NEmbd, m.NHead, m.NLayer))
 		}
 	}
 	return recs, nil
-}
-
-// PairKey is the canonical matched-pair key that sweeps writes and the
-// back-fill derives: "<experiment>", then "/k=v,..." for the swept keys other
-// than seed in key order (when there are any), then "/<shape>" when shape is
-// not empty.
-func PairKey(experiment string, sweep map[string]string, shape string) string {
-	keys := make([]string, 0, len(sweep))
-	for k := range sweep {
-		if k != "seed" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	s := experiment
-	if len(keys) > 0 {
-		items := make([]string, len(keys))
-		for i, k := range keys {
-			items[i] = k + "=" + sweep[k]
-		}
-		s += "/" + strings.Join(items, ",")
-	}
-	if shape != "" {
-		s += "/" + shape
-	}
-	return s
 }
 
 // backfillRunRecords fills the record columns of every existing run from

@@ -9,11 +9,11 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/internal/pairkey"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/tokenizer"
+	"go.yaml.in/yaml/v3"
 )
 
 // VocabFunc returns the vocabulary size V of tokenizer t built on dataset d.
@@ -74,7 +74,7 @@ func (f *File) Expand(vocab VocabFunc) ([]Run, error) {
 				if repeated {
 					shapeKey = shape(r.Model)
 				}
-				r.PairKey = pairKey(e.name, r.Sweep, shapeKey)
+				r.PairKey = pairkey.Key(e.name, r.Sweep, shapeKey)
 				r.ExperimentsSHA256, r.Reference = f.SHA256, e.ref
 				if prev, dup := names[r.Name]; dup {
 					return nil, d.errf(en.node, "experiment %s: two runs are named %s (the other from line %d): give the models different shapes or sweep values", e.name, r.Name, prev.Line)

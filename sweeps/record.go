@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -79,32 +78,6 @@ func (f *File) parseReference(e *experiment, n *yaml.Node) (*Reference, error) {
 		return nil, d.errf(lossN, "%s: no val_loss: give the published final validation loss per family, e.g. {silia: 1.48}", what)
 	}
 	return ref, nil
-}
-
-// pairKey is the run's matched-pair key (see Run.PairKey): the experiment,
-// its swept values but the seed in key order, and the shape when the
-// experiment lists a family more than once (then pairs are same-shape).
-// The format is store.PairKey's, which the database back-fill uses.
-func pairKey(experiment string, sweep map[string]string, shape string) string {
-	keys := make([]string, 0, len(sweep))
-	for k := range sweep {
-		if k != "seed" {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	s := experiment
-	if len(keys) > 0 {
-		items := make([]string, len(keys))
-		for i, k := range keys {
-			items[i] = k + "=" + sweep[k]
-		}
-		s += "/" + strings.Join(items, ",")
-	}
-	if shape != "" {
-		s += "/" + shape
-	}
-	return s
 }
 
 // SweepJSON is the run's swept values as a JSON object, keys sorted ("{}"
