@@ -40,7 +40,7 @@ func hasExt(exts ...string) func(string) bool {
 func openSource(path string) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err // *fs.PathError: "open PATH: reason"
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case extGzip:

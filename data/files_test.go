@@ -112,3 +112,17 @@ func TestLoadCompressedErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenErrorsNameThePathOnce: a file that cannot be opened (gone since
+// the dataset was checked, unreadable) is named once: "open X: permission
+// denied", not "open X: open X: permission denied".
+func TestOpenErrorsNameThePathOnce(t *testing.T) {
+	gone := filepath.Join(t.TempDir(), "gone.txt")
+	want := "open " + gone + ": no such file or directory"
+	if _, err := openSource(gone); err == nil || err.Error() != want {
+		t.Errorf("openSource: %v, want %q", err, want)
+	}
+	if _, _, err := readTokenFile(gone, 0, false); err == nil || err.Error() != want {
+		t.Errorf("readTokenFile: %v, want %q", err, want)
+	}
+}

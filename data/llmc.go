@@ -38,7 +38,7 @@ func isLLMCShard(head []byte) bool {
 func readTokenFile(path string, limit int64, shardsOnly bool) ([]int32, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, nil, err // *fs.PathError: "open PATH: reason"
 	}
 	defer f.Close()
 	fi, err := f.Stat()

@@ -61,7 +61,7 @@ func parquetColumn(path string, schema *parquet.Schema, field string) (parquet.L
 func readParquetFile(ctx context.Context, path, field string, tb *textBuilder) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err // *fs.PathError: "open PATH: reason"
 	}
 	defer f.Close()
 	fi, err := f.Stat()

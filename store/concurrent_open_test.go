@@ -298,3 +298,72 @@ func TestExplainLocked(t *testing.T) {
 		t.Error("a non-busy error was rewritten")
 	}
 }
+
+// TestOpenUnreadableFile: a database file this user may not read (or, to
+// write, may not write) is refused with the reason, not SQLite's "unable
+// to open database file (14)" or "attempt to write a readonly database".
+func TestOpenUnreadableFile(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads and writes any file")
+	}
+	path := filepath.Join(t.TempDir(), "r.db")
+	w, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	for _, tc := range []struct {
+		mode os.FileMode
+		open func(string, ...store.Option) (*store.DB, error)
+		want string
+	}{
+		{0o000, store.OpenReadOnly, "cannot read results database " + path + ": open " + path + ": permission denied (fix its permissions, or copy it to read it)"},
+		{0o444, store.Open, "cannot open results database " + path + " for writing: open " + path + ": permission denied (fix its permissions, or copy it to read it)"},
+	} {
+		if err := os.Chmod(path, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		db, err := tc.open(path)
+		if err == nil {
+			db.Close()
+			t.Errorf("mode %o: no error", tc.mode)
+			continue
+		}
+		if err.Error() != tc.want {
+			t.Errorf("mode %o: %q, want %q", tc.mode, err, tc.want)
+		}
+	}
+}
+
+// TestOpenRefusesForeignDatabase: another program's SQLite file (tables, no
+// schema version) is refused by writing and reading opens and left as it
+// was; `tinyscale run` used to add its tables to it, and readers advised
+// migrating it.
+func TestOpenRefusesForeignDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mine.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec("CREATE TABLE notes (x); INSERT INTO notes VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	want := path + " is an SQLite database but not a tinyscale results database (schema version 0, tables: notes): it is left as it is; choose another --db"
+	for name, open := range map[string]func(string, ...store.Option) (*store.DB, error){"Open": store.Open, "OpenReadOnly": store.OpenReadOnly} {
+		db, err := open(path)
+		if err == nil {
+			db.Close()
+			t.Fatalf("%s: no error", name)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %q, want %q", name, err, want)
+		}
+	}
+	raw, _ = sql.Open("sqlite", "file:"+path)
+	defer raw.Close()
+	var n int
+	if err := raw.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d tables in the file after the opens (%v), want 1", n, err)
+	}
+}

@@ -116,6 +116,11 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 	if cur > len(ms) {
 		return &SchemaTooNewError{Path: d.path, DB: cur, Binary: len(ms)}
 	}
+	if cur == 0 && d.readOnly { // writers check under the write lock, below
+		if err := notTinyscale(ctx, d.sql, d.path); err != nil {
+			return err
+		}
+	}
 	if d.readOnly {
 		if cur < target {
 			return &SchemaTooOldError{Path: d.path, DB: cur, Binary: target}
@@ -134,6 +139,11 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 			}
 			if v != m.Version-1 {
 				return fmt.Errorf("schema version %d, cannot apply %s", v, m.Name)
+			}
+			if v == 0 { // re-checked under the write lock
+				if err := notTinyscale(ctx, tx, d.path); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return fmt.Errorf("apply %s: %w", m.Name, err)
@@ -158,4 +168,42 @@ func (d *DB) migrateTo(ctx context.Context, ms []migration, target int) error {
 		}
 	}
 	return nil
+}
+
+// notTinyscale refuses a database at schema version 0 that already holds
+// tables: another program's SQLite file, which migrating would fill with
+// tinyscale's tables (a new results database has none).
+func notTinyscale(ctx context.Context, q interface {
+	queryer
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, path string) error {
+	rows, err := q.QueryContext(ctx, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+	if err != nil {
+		return fmt.Errorf("open %s: list tables: %w", path, err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return fmt.Errorf("open %s: list tables: %w", path, err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("open %s: list tables: %w", path, err)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	// Outside a transaction a writer may have created a new file's first
+	// schema (and its version, in one transaction) since user_version was
+	// read: read it again; tables are never there at version 0 otherwise.
+	if v, err := userVersion(ctx, q); err != nil || v > 0 {
+		return err
+	}
+	if len(names) > 5 {
+		names = append(names[:5], "…")
+	}
+	return fmt.Errorf("%s is an SQLite database but not a tinyscale results database (schema version 0, tables: %s): it is left as it is; choose another --db", path, strings.Join(names, ", "))
 }

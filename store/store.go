@@ -181,6 +181,18 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("results database %s is a directory, not a database file (give a file path such as %s)", path, filepath.Join(path, "results.db"))
+	} else if err == nil {
+		// SQLite says only "unable to open database file (14)" or, later,
+		// "attempt to write a readonly database (8)".
+		flag, verb := os.O_RDWR, "cannot open results database %s for writing: %w"
+		if readOnly {
+			flag, verb = os.O_RDONLY, "cannot read results database %s: %w"
+		}
+		if f, err := os.OpenFile(path, flag, 0); errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf(verb+" (fix its permissions, or copy it to read it)", path, err)
+		} else if err == nil {
+			f.Close()
+		}
 	}
 	d := &DB{path: path, now: time.Now, log: slog.Default(), readOnly: readOnly}
 	for _, o := range opts {

@@ -1,6 +1,7 @@
 package sweeps
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -234,6 +235,9 @@ func (d *dec) boolean(n *yaml.Node, what string) (bool, error) {
 // sizeSuffixes are the multipliers accepted after a count: decimal, not binary.
 var sizeSuffixes = map[byte]float64{'K': 1e3, 'k': 1e3, 'M': 1e6, 'G': 1e9, 'T': 1e12}
 
+// errTooLarge: a well-formed number beyond float64 (1e400).
+var errTooLarge = errors.New("number too large")
+
 // parseNumber parses a number with an optional K/M/G/T size suffix; suffixed
 // reports whether one was used.
 func parseNumber(s string) (v float64, suffixed bool, err error) {
@@ -245,6 +249,9 @@ func parseNumber(s string) (v float64, suffixed bool, err error) {
 		}
 	}
 	v, err = strconv.ParseFloat(t, 64)
+	if errors.Is(err, strconv.ErrRange) && math.IsInf(v, 0) {
+		return 0, false, errTooLarge
+	}
 	if err != nil {
 		i, ierr := strconv.ParseInt(t, 0, 64) // 0x10, 0o17
 		if ierr != nil {
@@ -268,13 +275,20 @@ func (d *dec) number(n *yaml.Node, what string, allowSuffix bool) (float64, erro
 	switch r.ShortTag() {
 	case "!!int", "!!float":
 	case "!!str":
-		if r.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 || !allowSuffix {
+		quoted := r.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+		if _, _, err := parseNumber(r.Value); !quoted && errors.Is(err, errTooLarge) {
+			return 0, d.errf(n, "%s: %s is too large for a number (at most about 1.8e308)", what, r.Value)
+		}
+		if quoted || !allowSuffix {
 			return 0, d.errf(n, "%s: want a number, got %s", what, describe(n))
 		}
 	default:
 		return 0, d.errf(n, "%s: want a number, got %s", what, describe(n))
 	}
 	v, suffixed, err := parseNumber(r.Value)
+	if errors.Is(err, errTooLarge) {
+		return 0, d.errf(n, "%s: %s is too large for a number (at most about 1.8e308)", what, r.Value)
+	}
 	if err != nil {
 		hint := ""
 		if allowSuffix {
@@ -297,7 +311,15 @@ func (d *dec) count(n *yaml.Node, what string, lo int64) (int64, error) {
 	if v != math.Trunc(v) {
 		return 0, d.errf(n, "%s: want a whole number, got %s", what, describe(n))
 	}
-	if v < float64(lo) || v > 1<<53 {
+	// 2^53 + 1 reads as the float 2^53: caught on the literal, or a run
+	// named seed=9007199254740993 would train with seed 9007199254740992.
+	big := false
+	if r := resolve(n); r != nil {
+		if i, err := strconv.ParseInt(r.Value, 10, 64); err == nil && i > 1<<53 {
+			big = true
+		}
+	}
+	if v < float64(lo) || v > 1<<53 || big {
 		return 0, d.errf(n, "%s: want a whole number from %d to 2^53, got %s", what, lo, describe(n))
 	}
 	return int64(v), nil

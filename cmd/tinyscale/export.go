@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/tinyscale/tinyscale/models"
@@ -46,7 +47,9 @@ func (c exportCmd) Run(ctx context.Context, args []string) error {
 	case !strings.HasSuffix(*out, ".safetensors"):
 		return usagef("--out %q: the file name must end in .safetensors", *out)
 	}
-	if _, err := os.Stat(*out); err == nil && !*force {
+	if fi, err := os.Stat(*out); err == nil && fi.IsDir() {
+		return fmt.Errorf("--out %s is a folder; give a file name such as %s", *out, filepath.Join(*out, "model.safetensors"))
+	} else if err == nil && !*force {
 		return fmt.Errorf("--out %s exists; remove it, choose another name, or pass --force to replace it", *out)
 	}
 	snap, err := mf.load(ctx, c.e)

@@ -125,6 +125,16 @@ func TestExportRefusesExistingFile(t *testing.T) {
 	if _, stderr, _ := runCmd(t, "export", "--db", out+".db", "--run", "x", "--out", out, "--force"); !strings.Contains(stderr, "no results database") {
 		t.Errorf("--force: stderr %q", stderr)
 	}
+	// A folder is never a file to replace, with or without --force (it
+	// failed after the export with "rename …: file exists").
+	folder := filepath.Join(t.TempDir(), "d.safetensors")
+	os.Mkdir(folder, 0o755)
+	want := "tinyscale export: --out " + folder + " is a folder; give a file name such as " + filepath.Join(folder, "model.safetensors") + "\n"
+	for _, force := range []string{"--force=false", "--force"} {
+		if _, stderr, code := runCmd(t, "export", "--db", out+".db", "--run", "x", "--out", folder, force); code != 1 || stderr != want {
+			t.Errorf("%s onto a folder: exit %d, stderr %q, want %q", force, code, stderr, want)
+		}
+	}
 }
 
 // trainedTinyRun trains a 4-step silia run on fixtureText into a fresh

@@ -120,6 +120,7 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
+	opened, _ := os.Stat(path)
 	if auto {
 		if err := recordShard(ctx, db, *file, runs, shard); err != nil {
 			return err
@@ -142,6 +143,11 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	}
 	opts.Wire(cacheDir)
 	sum, err := runner.Run(ctx, opts)
+	if gone := dbGone(path, opened); gone != nil {
+		// SQLite kept writing to the deleted file: whatever the runner
+		// says was saved is not in any database a rerun would open.
+		return gone
+	}
 	if msg, ok := interruptMessage(err); ok {
 		return errors.New(msg)
 	}
@@ -154,6 +160,23 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%d run(s) failed; `tinyscale status` shows why", sum.Failed)
 	}
 	return nil
+}
+
+// dbGone reports, as an error, that the results database at path was
+// deleted or replaced while run had it open (opened: its file then).
+func dbGone(path string, opened os.FileInfo) error {
+	if opened == nil {
+		return nil
+	}
+	now, err := os.Stat(path)
+	if err == nil && os.SameFile(opened, now) {
+		return nil
+	}
+	what := "deleted"
+	if err == nil {
+		what = "replaced by another file"
+	}
+	return fmt.Errorf("the results database %s was %s while run was training: the steps and checkpoint records of this session are lost (checkpoint files under %s.ckpt are not used without them); rerun `tinyscale run` to train again", path, what, path)
 }
 
 // interruptMessage is what run says when it was stopped by Ctrl-C or

@@ -412,3 +412,33 @@ func TestInterruptMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestDBGone: a results database deleted (or replaced) while run trained is
+// reported, not "checkpointed at step N" or "2 done" about a file no rerun
+// will open.
+func TestDBGone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "results.db")
+	writeFile(t, path, "x")
+	opened, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Open(path) // as SQLite holds it: its inode is not reused
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := dbGone(path, opened); err != nil {
+		t.Fatalf("untouched: %v", err)
+	}
+	os.Remove(path)
+	want := "the results database " + path + " was deleted while run was training"
+	if err := dbGone(path, opened); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("deleted: %v, want prefix %q", err, want)
+	}
+	writeFile(t, path, "y")
+	if err := dbGone(path, opened); err == nil || !strings.Contains(err.Error(), "was replaced by another file") {
+		t.Errorf("replaced: %v", err)
+	}
+}
