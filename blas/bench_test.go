@@ -20,6 +20,10 @@ var benchShapes = []struct {
 	{"P1-qkv-dW-TN", blas.Trans, blas.NoTrans, 768, 4096, 256},   // dYᵀ·X
 	{"P1-unembed-NT", blas.NoTrans, blas.Trans, 4096, 256, 8192}, // logits
 	{"P2-mlp-NT", blas.NoTrans, blas.Trans, 768, 128, 512},       // gpt2 c_fc
+	{"P2-qkv-NT", blas.NoTrans, blas.Trans, 768, 128, 384},       // gpt2 c_attn
+	{"P2-proj-NT", blas.NoTrans, blas.Trans, 768, 512, 128},      // gpt2 mlp c_proj
+	{"P2-mlp-dX-NN", blas.NoTrans, blas.NoTrans, 768, 512, 128},  // dY·W of c_fc
+	{"P2-mlp-dW-TN", blas.Trans, blas.NoTrans, 512, 768, 128},    // dYᵀ·X of c_fc
 	{"attn-scores-NT", blas.NoTrans, blas.Trans, 256, 64, 256},   // one head q·kᵀ
 	{"tiny-8", blas.NoTrans, blas.NoTrans, 8, 8, 8},              // call overhead
 }

@@ -132,15 +132,17 @@ func packB(pb []float32, tB bool, k, n int, b []float32, ldb int) {
 		cw := min(knr, n-j0)
 		panel := pb[j0*k : (j0+knr)*k]
 		if tB {
+			if cw == knr {
+				packPanelT16(panel, k, b[j0*ldb:], ldb)
+				continue
+			}
 			for j := 0; j < cw; j++ {
 				for p, v := range b[(j0+j)*ldb : (j0+j)*ldb+k] {
 					panel[p*knr+j] = v
 				}
 			}
-			if cw < knr {
-				for p := 0; p < k; p++ {
-					clear(panel[p*knr+cw : (p+1)*knr])
-				}
+			for p := 0; p < k; p++ {
+				clear(panel[p*knr+cw : (p+1)*knr])
 			}
 			continue
 		}
@@ -149,6 +151,26 @@ func packB(pb []float32, tB bool, k, n int, b []float32, ldb int) {
 			copy(dst, b[p*ldb+j0:p*ldb+j0+cw])
 			clear(dst[cw:])
 		}
+	}
+}
+
+// packPanelT16 sets panel[p*16+j] = b[j*ldb+p] for j < 16, p < k: one full
+// 16-column panel of a transposed B. It walks the panel in order (16
+// contiguous stores per p, one load from each of the 16 rows) instead of
+// scattering each row down a column at a stride of 64 bytes, which cost
+// ~9 % of a P1-Silia step (CPU profile, 2026-12-01).
+func packPanelT16(panel []float32, k int, b []float32, ldb int) {
+	_ = b[15*ldb+k-1]
+	r0, r1, r2, r3 := b[0*ldb:0*ldb+k], b[1*ldb:1*ldb+k], b[2*ldb:2*ldb+k], b[3*ldb:3*ldb+k]
+	r4, r5, r6, r7 := b[4*ldb:4*ldb+k], b[5*ldb:5*ldb+k], b[6*ldb:6*ldb+k], b[7*ldb:7*ldb+k]
+	r8, r9, r10, r11 := b[8*ldb:8*ldb+k], b[9*ldb:9*ldb+k], b[10*ldb:10*ldb+k], b[11*ldb:11*ldb+k]
+	r12, r13, r14, r15 := b[12*ldb:12*ldb+k], b[13*ldb:13*ldb+k], b[14*ldb:14*ldb+k], b[15*ldb:15*ldb+k]
+	for p := 0; p < k; p++ {
+		d := (*[knr]float32)(panel[p*knr : (p+1)*knr])
+		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
+		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
+		d[8], d[9], d[10], d[11] = r8[p], r9[p], r10[p], r11[p]
+		d[12], d[13], d[14], d[15] = r12[p], r13[p], r14[p], r15[p]
 	}
 }
 

@@ -120,3 +120,75 @@ func TestExpSum(t *testing.T) {
 		t.Errorf("NaN in, %g out", x[4])
 	}
 }
+
+// packBRef is the plain packing of op(B) into 16-column panels that packB
+// must reproduce exactly (element [p][j] of panel q at q*16*k + p*16 + j, the
+// last panel zero-padded).
+func packBRef(pb []float32, tB bool, k, n int, b []float32, ldb int) {
+	for j0 := 0; j0 < n; j0 += knr {
+		for p := 0; p < k; p++ {
+			for j := 0; j < knr; j++ {
+				var v float32
+				if j0+j < n {
+					if tB {
+						v = b[(j0+j)*ldb+p]
+					} else {
+						v = b[p*ldb+j0+j]
+					}
+				}
+				pb[j0*k+p*knr+j] = v
+			}
+		}
+	}
+}
+
+// TestPackB holds packB (both layouts, full and partial panels, strides wider
+// than the row) bit for bit to packBRef.
+func TestPackB(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, tB := range []bool{false, true} {
+		for _, k := range []int{1, 3, 8, 16, 17, 32, 64} {
+			for _, n := range []int{1, 5, 15, 16, 17, 33, 64, 100} {
+				for _, pad := range []int{0, 3} {
+					ldb := n + pad
+					if tB {
+						ldb = k + pad
+					}
+					rows := k
+					if tB {
+						rows = n
+					}
+					b := make([]float32, rows*ldb)
+					for i := range b {
+						b[i] = r.Float32()*2 - 1
+					}
+					got, want := make([]float32, k*up16(n)), make([]float32, k*up16(n))
+					for i := range got {
+						got[i] = float32(math.NaN()) // every element must be written
+					}
+					packB(got, tB, k, n, b, ldb)
+					packBRef(want, tB, k, n, b, ldb)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("tB=%v k=%d n=%d ldb=%d: pb[%d] = %g, want %g", tB, k, n, ldb, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkPackBT times the transposed packing of one head's kᵀ at the
+// P1 (hd 16, T 256), P2 (hd 32, T 64) and row-1 (hd 8, T 64) shapes.
+func BenchmarkPackBT(b *testing.B) {
+	for _, s := range []struct{ k, n int }{{16, 256}, {32, 64}, {8, 64}, {64, 256}} {
+		b.Run(fmt.Sprintf("hd%d-T%d", s.k, s.n), func(b *testing.B) {
+			src := make([]float32, s.n*s.k)
+			pb := make([]float32, s.k*up16(s.n))
+			for range b.N {
+				packB(pb, true, s.k, s.n, src, s.k)
+			}
+		})
+	}
+}
