@@ -15,17 +15,22 @@ var benchShapes = []struct {
 	tA, tB  blas.Transpose
 	m, k, n int
 }{
-	{"P1-qkv-NT", blas.NoTrans, blas.Trans, 4096, 256, 768},      // x·Wᵀ, W (out,in)
-	{"P1-qkv-dX-NN", blas.NoTrans, blas.NoTrans, 4096, 768, 256}, // dY·W
-	{"P1-qkv-dW-TN", blas.Trans, blas.NoTrans, 768, 4096, 256},   // dYᵀ·X
-	{"P1-unembed-NT", blas.NoTrans, blas.Trans, 4096, 256, 8192}, // logits
-	{"P2-mlp-NT", blas.NoTrans, blas.Trans, 768, 128, 512},       // gpt2 c_fc
-	{"P2-qkv-NT", blas.NoTrans, blas.Trans, 768, 128, 384},       // gpt2 c_attn
-	{"P2-proj-NT", blas.NoTrans, blas.Trans, 768, 512, 128},      // gpt2 mlp c_proj
-	{"P2-mlp-dX-NN", blas.NoTrans, blas.NoTrans, 768, 512, 128},  // dY·W of c_fc
-	{"P2-mlp-dW-TN", blas.Trans, blas.NoTrans, 512, 768, 128},    // dYᵀ·X of c_fc
-	{"attn-scores-NT", blas.NoTrans, blas.Trans, 256, 64, 256},   // one head q·kᵀ
-	{"tiny-8", blas.NoTrans, blas.NoTrans, 8, 8, 8},              // call overhead
+	{"P1-qkv-NT", blas.NoTrans, blas.Trans, 4096, 256, 768},           // x·Wᵀ, W (out,in)
+	{"P1-qkv-dX-NN", blas.NoTrans, blas.NoTrans, 4096, 768, 256},      // dY·W
+	{"P1-qkv-dW-TN", blas.Trans, blas.NoTrans, 768, 4096, 256},        // dYᵀ·X
+	{"P1-unembed-NT", blas.NoTrans, blas.Trans, 4096, 256, 8192},      // logits
+	{"P1S-head-chunk-NT", blas.NoTrans, blas.Trans, 512, 64, 8192},    // logits of one 512-row chunk (ops/head.go)
+	{"P1S-head-dx-NN", blas.NoTrans, blas.NoTrans, 512, 8192, 64},     // dx = dlogits·W
+	{"P1S-head-dW-TN", blas.Trans, blas.NoTrans, 8192, 512, 64},       // dW += dlogitsᵀ·x
+	{"P1S-head-full-NT", blas.NoTrans, blas.Trans, 4096, 64, 8192},    // unchunked logits
+	{"P1S-head-full-dW-TN", blas.Trans, blas.NoTrans, 8192, 4096, 64}, // unchunked dW
+	{"P2-mlp-NT", blas.NoTrans, blas.Trans, 768, 128, 512},            // gpt2 c_fc
+	{"P2-qkv-NT", blas.NoTrans, blas.Trans, 768, 128, 384},            // gpt2 c_attn
+	{"P2-proj-NT", blas.NoTrans, blas.Trans, 768, 512, 128},           // gpt2 mlp c_proj
+	{"P2-mlp-dX-NN", blas.NoTrans, blas.NoTrans, 768, 512, 128},       // dY·W of c_fc
+	{"P2-mlp-dW-TN", blas.Trans, blas.NoTrans, 512, 768, 128},         // dYᵀ·X of c_fc
+	{"attn-scores-NT", blas.NoTrans, blas.Trans, 256, 64, 256},        // one head q·kᵀ
+	{"tiny-8", blas.NoTrans, blas.NoTrans, 8, 8, 8},                   // call overhead
 }
 
 func benchBackends(b *testing.B) []struct {
