@@ -155,22 +155,32 @@ func packB(pb []float32, tB bool, k, n int, b []float32, ldb int) {
 }
 
 // packPanelT16 sets panel[p*16+j] = b[j*ldb+p] for j < 16, p < k: one full
-// 16-column panel of a transposed B. It walks the panel in order (16
-// contiguous stores per p, one load from each of the 16 rows) instead of
-// scattering each row down a column at a stride of 64 bytes, which cost
-// ~9 % of a P1-Silia step (CPU profile, 2026-12-01).
+// 16-column panel of a transposed B.
 func packPanelT16(panel []float32, k int, b []float32, ldb int) {
-	_ = b[15*ldb+k-1]
-	r0, r1, r2, r3 := b[0*ldb:0*ldb+k], b[1*ldb:1*ldb+k], b[2*ldb:2*ldb+k], b[3*ldb:3*ldb+k]
-	r4, r5, r6, r7 := b[4*ldb:4*ldb+k], b[5*ldb:5*ldb+k], b[6*ldb:6*ldb+k], b[7*ldb:7*ldb+k]
-	r8, r9, r10, r11 := b[8*ldb:8*ldb+k], b[9*ldb:9*ldb+k], b[10*ldb:10*ldb+k], b[11*ldb:11*ldb+k]
-	r12, r13, r14, r15 := b[12*ldb:12*ldb+k], b[13*ldb:13*ldb+k], b[14*ldb:14*ldb+k], b[15*ldb:15*ldb+k]
-	for p := 0; p < k; p++ {
-		d := (*[knr]float32)(panel[p*knr : (p+1)*knr])
-		d[0], d[1], d[2], d[3] = r0[p], r1[p], r2[p], r3[p]
-		d[4], d[5], d[6], d[7] = r4[p], r5[p], r6[p], r7[p]
-		d[8], d[9], d[10], d[11] = r8[p], r9[p], r10[p], r11[p]
-		d[12], d[13], d[14], d[15] = r12[p], r13[p], r14[p], r15[p]
+	packT16(panel, knr, k, b, ldb)
+}
+
+// packT16 sets dst[q*lddst+j] = src[j*ld+q] for j < 16, q < count: a 16-row
+// strip of src transposed. It writes dst in order (16 contiguous stores per
+// q, one load from each of the 16 rows) instead of scattering each source row
+// down a column, which cost ~9 % of a P1-Silia step as packB's transposed
+// panels and ~4 % as gemmPacked's transposed A (CPU profiles, 2026-12-01).
+func packT16(dst []float32, lddst, count int, src []float32, ld int) {
+	if count <= 0 {
+		return
+	}
+	_ = src[15*ld+count-1]
+	_ = dst[(count-1)*lddst+15]
+	r0, r1, r2, r3 := src[0*ld:0*ld+count], src[1*ld:1*ld+count], src[2*ld:2*ld+count], src[3*ld:3*ld+count]
+	r4, r5, r6, r7 := src[4*ld:4*ld+count], src[5*ld:5*ld+count], src[6*ld:6*ld+count], src[7*ld:7*ld+count]
+	r8, r9, r10, r11 := src[8*ld:8*ld+count], src[9*ld:9*ld+count], src[10*ld:10*ld+count], src[11*ld:11*ld+count]
+	r12, r13, r14, r15 := src[12*ld:12*ld+count], src[13*ld:13*ld+count], src[14*ld:14*ld+count], src[15*ld:15*ld+count]
+	for q := 0; q < count; q++ {
+		d := (*[16]float32)(dst[q*lddst : q*lddst+16])
+		d[0], d[1], d[2], d[3] = r0[q], r1[q], r2[q], r3[q]
+		d[4], d[5], d[6], d[7] = r4[q], r5[q], r6[q], r7[q]
+		d[8], d[9], d[10], d[11] = r8[q], r9[q], r10[q], r11[q]
+		d[12], d[13], d[14], d[15] = r12[q], r13[q], r14[q], r15[q]
 	}
 }
 
@@ -212,7 +222,11 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 		switch {
 		case tA:
 			ap, ld = pa[:kmr*kk], kk
-			for p := 0; p < kk; p++ {
+			p16 := kk / 16 * 16
+			for p0 := 0; p0 < p16; p0 += 16 {
+				packT16(ap[p0:], kk, mb, a[p0*lda+i0:], lda)
+			}
+			for p := p16; p < kk; p++ {
 				for i, v := range a[p*lda+i0 : p*lda+i0+mb] {
 					ap[i*kk+p] = v
 				}

@@ -192,3 +192,45 @@ func BenchmarkPackBT(b *testing.B) {
 		})
 	}
 }
+
+// TestGemmPackedTransA holds gemmPacked with a transposed A (its packing of
+// A through pa) bit for bit to the same product on an explicitly transposed
+// copy of A, at shapes around the row tile and the 16-step packing strips.
+func TestGemmPackedTransA(t *testing.T) {
+	if !haveFMA {
+		t.Skip("no FMA micro-kernel in this kernel class")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, m := range []int{1, 5, 6, 15, 16, 17, 40} {
+		for _, k := range []int{1, 7, 15, 16, 17, 33, 64, 70} {
+			for _, n := range []int{3, 16, 20} {
+				at := make([]float32, k*m) // A transposed: k × m, row stride m
+				a := make([]float32, m*k)  // A: m × k
+				for p := 0; p < k; p++ {
+					for i := 0; i < m; i++ {
+						v := r.Float32()*2 - 1
+						at[p*m+i], a[i*k+p] = v, v
+					}
+				}
+				bm := make([]float32, k*n)
+				for i := range bm {
+					bm[i] = r.Float32()*2 - 1
+				}
+				pb := make([]float32, k*up16(n))
+				packB(pb, false, k, n, bm, n)
+				pa := make([]float32, kmrMax*knr+kmr*k)
+				got, want := make([]float32, m*n), make([]float32, m*n)
+				for i := range got {
+					got[i], want[i] = 0.5, 0.5
+				}
+				gemmPacked(pa, true, m, n, k, -1, -1, at, m, pb, k, 1, got, n)
+				gemmPacked(pa, false, m, n, k, -1, -1, a, k, pb, k, 1, want, n)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("m=%d k=%d n=%d: c[%d] = %g, want %g", m, k, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
