@@ -9,6 +9,7 @@
 #   REPEATS=5 CLASSES=avx2 tools/perf_table.sh
 #   QUICK=1 tools/perf_table.sh         # skip the two P1 (V 8192, T 256) shapes
 #   FILE_ONLY=1 tools/perf_table.sh     # only the experiments file's shapes
+#   ROWS="row1 P2 P1-Silia" tools/perf_table.sh   # only these rows (names as in the table; "yaml" = the file's shapes)
 #   tools/perf_table.sh --table A.jsonl B.jsonl   # only the tables, medians over earlier runs' raw lines
 #
 # Classes: native = the best kernels of this CPU, OpenBLAS's own core choice;
@@ -65,6 +66,9 @@ for r in json.load(sys.stdin):
     print("yaml|%s|%d|%d|%d|%d|%d|%d|30|3" % k)
 ')"
 SHAPES=$(printf '%s\n' "$SHAPES" | awk 'NF' | awk -F'|' '!seen[$2 FS $3 FS $4 FS $5 FS $6 FS $7 FS $8]++')
+if [ -n "${ROWS:-}" ]; then
+  SHAPES=$(printf '%s\n' "$SHAPES" | awk -F'|' -v rows=" $ROWS " 'index(rows, " " $1 " ")')
+fi
 
 : > "$OUT"
 echo "# $(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores; raw lines in $OUT" >&2
