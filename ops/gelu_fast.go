@@ -47,12 +47,26 @@ func geluPair(x float32) (y, d float32) {
 }
 
 // geluRows sets y = gelu(x) and d = gelu'(x) element-wise (len(y), len(d) ≥
-// len(x)), in AVX2 blocks of 8 where available and geluPair for the rest.
-func geluRows(y, d, x []float32) {
+// len(x)) with the kernels of this process's class.
+func geluRows(y, d, x []float32) { geluRowsK(cpuKernels, y, d, x) }
+
+// geluRowsK is geluRows with the kernels of class k: AVX-512 blocks of 16,
+// then AVX2 blocks of 8 (both classes from 8 on), then geluPair for the rest.
+// geluPair16 and geluPair8 give the same bits per lane, so the avx512 and
+// avx2 classes agree bit for bit.
+func geluRowsK(k Kernels, y, d, x []float32) {
 	j := 0
-	if haveFMA {
-		geluPair8(y, d, x)
-		j = len(x) / 8 * 8
+	if k >= KernelsAVX512 {
+		j = len(x) / 16 * 16
+		if j > 0 {
+			geluPair16(y, d, x[:j])
+		}
+	}
+	if k >= KernelsAVX2 {
+		if m := (len(x) - j) / 8 * 8; m > 0 {
+			geluPair8(y[j:], d[j:], x[j:j+m])
+			j += m
+		}
 	}
 	for ; j < len(x); j++ {
 		y[j], d[j] = geluPair(x[j])

@@ -6,3 +6,9 @@ package ops
 //
 //go:noescape
 func geluPair8(y, d, x []float32)
+
+// geluPair16 is geluPair8 on 16 lanes (AVX-512F, haveAVX512): the same
+// operations per lane, so the same bits.
+//
+//go:noescape
+func geluPair16(y, d, x []float32)

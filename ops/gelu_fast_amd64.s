@@ -126,3 +126,104 @@ gloop:
 gdone:
 	VZEROUPPER
 	RET
+
+
+// EXP16G(V) is EXP8 on 16 lanes (AVX-512F): the same operations in the same
+// order (VRNDSCALEPS $0 is VROUNDPS $0), so every lane gets EXP8's bits.
+// Uses Z8-Z11; Z13 = 1.0.
+#define EXP16G(V) \
+	VBROADCASTSS geluconst<>+68(SB), Z8 \
+	VMULPS       Z8, V, Z9 \
+	VRNDSCALEPS  $0, Z9, Z9 \
+	VBROADCASTSS geluconst<>+72(SB), Z8 \
+	VFNMADD231PS Z8, Z9, V \
+	VBROADCASTSS geluconst<>+76(SB), Z8 \
+	VFNMADD231PS Z8, Z9, V \
+	VBROADCASTSS geluconst<>+80(SB), Z10 \
+	VBROADCASTSS geluconst<>+84(SB), Z8 \
+	VFMADD213PS  Z8, V, Z10 \
+	VBROADCASTSS geluconst<>+88(SB), Z8 \
+	VFMADD213PS  Z8, V, Z10 \
+	VBROADCASTSS geluconst<>+92(SB), Z8 \
+	VFMADD213PS  Z8, V, Z10 \
+	VBROADCASTSS geluconst<>+96(SB), Z8 \
+	VFMADD213PS  Z8, V, Z10 \
+	VBROADCASTSS geluconst<>+100(SB), Z8 \
+	VFMADD213PS  Z8, V, Z10 \
+	VMULPS       V, V, Z11 \
+	VFMADD213PS  V, Z11, Z10 \
+	VADDPS       Z13, Z10, Z10 \
+	VCVTPS2DQ    Z9, Z9 \
+	VPSLLD       $23, Z9, Z9 \
+	VPADDD       Z13, Z9, Z9 \
+	VMULPS       Z9, Z10, V
+
+#define TSTEP16(OFF) \
+	VBROADCASTSS geluconst<>+OFF(SB), Z8 \
+	VFMADD213PS  Z8, Z3, Z4
+
+// func geluPair16(y, d, x []float32)
+// y[j] = gelu(x[j]) and d[j] = gelu'(x[j]) for j < len(x) rounded down to a
+// multiple of 16 (y and d at least as long), with geluPair8's operations
+// on 16 lanes (the same bits per lane). Needs AVX-512F.
+TEXT ·geluPair16(SB), NOSPLIT, $0-72
+	MOVQ         y_base+0(FP), DI
+	MOVQ         d_base+24(FP), DX
+	MOVQ         x_base+48(FP), SI
+	MOVQ         x_len+56(FP), CX
+	VBROADCASTSS geluconst<>+0(SB), Z13 // one
+	VPXORD       Z14, Z14, Z14          // zero (VPXORD: AVX-512F; VXORPS zmm needs DQ)
+	CMPQ         CX, $16
+	JLT          g16done
+
+g16loop:
+	VMOVUPS      (SI), Z0                 // x
+	VBROADCASTSS geluconst<>+8(SB), Z8
+	VMINPS       Z0, Z8, Z1               // (x second: NaN propagates)
+	VBROADCASTSS geluconst<>+12(SB), Z8
+	VMAXPS       Z0, Z8, Z12              // xl = max(x, -10)
+	VMAXPS       Z1, Z8, Z1               // xc = clamp(x, -10, 10)
+	VBROADCASTSS geluconst<>+16(SB), Z8
+	VMULPS       Z8, Z1, Z2               // z = xc/√2
+	VMULPS       Z2, Z2, Z5               // z²
+	VBROADCASTSS geluconst<>+20(SB), Z8
+	VPANDD       Z8, Z2, Z2               // |z| (VPANDD: AVX-512F)
+	VBROADCASTSS geluconst<>+4(SB), Z8
+	VFMADD213PS  Z13, Z8, Z2              // 1 + |z|/2
+	VDIVPS       Z2, Z13, Z3              // t = 1/(1 + |z|/2)
+	VBROADCASTSS geluconst<>+28(SB), Z4
+	TSTEP16(32)
+	TSTEP16(36)
+	TSTEP16(40)
+	TSTEP16(44)
+	TSTEP16(48)
+	TSTEP16(52)
+	TSTEP16(56)
+	TSTEP16(60)
+	TSTEP16(64)                             // p(t)
+	VSUBPS       Z5, Z14, Z5              // -z²
+	EXP16G(Z5)                              // e = e^(-z²)
+	EXP16G(Z4)                              // e^p
+	VMULPS       Z5, Z4, Z4
+	VMULPS       Z3, Z4, Z4
+	VBROADCASTSS geluconst<>+4(SB), Z8
+	VMULPS       Z8, Z4, Z4               // h = erfc(|z|)/2 = t e e^p / 2
+	VSUBPS       Z4, Z13, Z6              // 1 - h
+	VCMPPS       $0x0E, Z14, Z0, K1       // x > 0
+	VBLENDMPS    Z6, Z4, K1, Z6           // Φ = x > 0 ? 1-h : h
+	VMULPS       Z6, Z12, Z7
+	VMOVUPS      Z7, (DI)                 // y = xl Φ
+	VBROADCASTSS geluconst<>+24(SB), Z8
+	VMULPS       Z8, Z5, Z5               // pdf = e/√(2π)
+	VFMADD213PS  Z6, Z1, Z5               // d = Φ + xc pdf
+	VMOVUPS      Z5, (DX)
+	ADDQ         $64, SI
+	ADDQ         $64, DI
+	ADDQ         $64, DX
+	SUBQ         $16, CX
+	CMPQ         CX, $16
+	JGE          g16loop
+
+g16done:
+	VZEROUPPER
+	RET

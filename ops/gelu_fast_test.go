@@ -84,3 +84,73 @@ func BenchmarkGelu(b *testing.B) {
 		}
 	})
 }
+
+// TestGeluKernels runs every kernel class this CPU supports (forced, as the
+// gate tests do) at lengths around the 8- and 16-lane widths: each within
+// float32 tolerance of the float64 erf form, NaN and ±Inf included, and the
+// avx512 class bit for bit equal to the avx2 class (geluPair16 is geluPair8
+// on 16 lanes).
+func TestGeluKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	specials := []float32{0, 11, -11, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+	lengths := []int{0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 47, 63, 64, 65, 1000, 1001}
+	for _, n := range lengths {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(r.Float64()*30 - 15)
+			if i%13 == 5 {
+				x[i] = specials[(i/13)%len(specials)]
+			}
+		}
+		var ref [2][]float32
+		for _, k := range supportedKernels() {
+			y, d := make([]float32, n), make([]float32, n)
+			geluRowsK(k, y, d, x)
+			for i, xv := range x {
+				wy, wd := geluExact64(float64(xv))
+				switch {
+				case xv != xv:
+					if y[i] == y[i] || d[i] == d[i] {
+						t.Fatalf("%v n=%d: gelu(NaN) [%d] = %g, %g; want NaN", k, n, i, y[i], d[i])
+					}
+					continue
+				case math.IsInf(float64(xv), -1):
+					wy, wd = 0, 0
+				case math.IsInf(float64(xv), 1):
+					if !math.IsInf(float64(y[i]), 1) || d[i] != 1 {
+						t.Fatalf("%v n=%d: gelu(+Inf) [%d] = %g, %g; want +Inf, 1", k, n, i, y[i], d[i])
+					}
+					continue
+				}
+				if math.Abs(float64(y[i])-wy) > 5e-7*math.Max(1, math.Abs(wy)) || math.Abs(float64(d[i])-wd) > 4e-7 {
+					t.Fatalf("%v n=%d: gelu(%g) [%d] = %g, %g; want %g, %g", k, n, xv, i, y[i], d[i], wy, wd)
+				}
+			}
+			if k == KernelsAVX2 {
+				ref = [2][]float32{y, d}
+			}
+			if k == KernelsAVX512 {
+				for i := range x {
+					if math.Float32bits(y[i]) != math.Float32bits(ref[0][i]) || math.Float32bits(d[i]) != math.Float32bits(ref[1][i]) {
+						t.Fatalf("n=%d [%d] x=%g: avx512 %g, %g differs from avx2 %g, %g", n, i, x[i], y[i], d[i], ref[0][i], ref[1][i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkGeluKernels times geluRowsK of every supported class on one P2 MLP
+// activation (768×512), one goroutine.
+func BenchmarkGeluKernels(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := randSlice(rng, 768*512, 2)
+	y, d := make([]float32, len(x)), make([]float32, len(x))
+	for _, k := range supportedKernels() {
+		b.Run(k.String(), func(b *testing.B) {
+			for range b.N {
+				geluRowsK(k, y, d, x)
+			}
+		})
+	}
+}
