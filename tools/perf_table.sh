@@ -8,6 +8,8 @@
 #   tools/perf_table.sh                 # classes "native avx2", 3 repeats
 #   REPEATS=5 CLASSES=avx2 tools/perf_table.sh
 #   QUICK=1 tools/perf_table.sh         # skip the two P1 (V 8192, T 256) shapes
+#   FILE_ONLY=1 tools/perf_table.sh     # only the experiments file's shapes
+#   tools/perf_table.sh --table A.jsonl B.jsonl   # only the tables, medians over earlier runs' raw lines
 #
 # Classes: native = the best kernels of this CPU, OpenBLAS's own core choice;
 # avx2 = TINYSCALE_CPU=avx2 and OPENBLAS_CORETYPE=Haswell for both sides
@@ -21,12 +23,17 @@
 # /tmp/perf_table.jsonl), TS (a prebuilt tinyscale binary), PY (/usr/bin/python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY=${PY:-/usr/bin/python3}
+if [ "${1:-}" = "--table" ]; then
+  shift
+  TABLE_ONLY=1
+fi
 FILE=${FILE:-experiments.yaml}
 REPEATS=${REPEATS:-3}
 CLASSES=${CLASSES:-native avx2}
 THREADS=${THREADS:-1 2}
 OUT=${OUT:-/tmp/perf_table.jsonl}
-PY=${PY:-/usr/bin/python3}
+if [ -z "${TABLE_ONLY:-}" ]; then
 if [ -z "${TS:-}" ]; then
   TS=$(mktemp -d)/tinyscale
   go build -o "$TS" ./cmd/tinyscale
@@ -38,7 +45,9 @@ row2|gpt2-rope-swiglu|44|4|2|49|64|8|30|3
 row3|silia|64|4|2|97|64|12|30|3
 row4|silia|118|4|2|49|64|8|30|3
 P2|gpt2|128|4|4|65|64|12|30|3"
-if [ -z "${QUICK:-}" ]; then
+if [ -n "${FILE_ONLY:-}" ]; then
+  SHAPES=""
+elif [ -z "${QUICK:-}" ]; then
   SHAPES="$SHAPES
 P1-GPT|gpt2-rope-swiglu|64|4|2|8192|256|16|6|1
 P1-Silia|silia|64|4|2|8192|256|16|6|1"
@@ -55,7 +64,7 @@ for r in json.load(sys.stdin):
     seen.add(k)
     print("yaml|%s|%d|%d|%d|%d|%d|%d|30|3" % k)
 ')"
-SHAPES=$(printf '%s\n' "$SHAPES" | awk -F'|' '!seen[$2 FS $3 FS $4 FS $5 FS $6 FS $7 FS $8]++')
+SHAPES=$(printf '%s\n' "$SHAPES" | awk 'NF' | awk -F'|' '!seen[$2 FS $3 FS $4 FS $5 FS $6 FS $7 FS $8]++')
 
 : > "$OUT"
 echo "# $(date -u +%FT%TZ) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-), $(nproc) cores; raw lines in $OUT" >&2
@@ -83,10 +92,12 @@ for rep in $(seq 1 "$REPEATS"); do
     done
   done <<< "$SHAPES"
 done
+set -- "$OUT"
+fi
 
-"$PY" - "$OUT" <<'PYEOF'
+"$PY" - "$@" <<'PYEOF'
 import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [json.loads(l) for f in sys.argv[1:] for l in open(f)]
 def key(r):
     s = r["result"].get("shape", {})
     return (r["row"], r["result"].get("family", "?"), s.get("n_embd"), s.get("n_head"), s.get("n_layer"), s.get("vocab"), s.get("block"), s.get("batch"))

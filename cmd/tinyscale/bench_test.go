@@ -122,7 +122,7 @@ func TestBenchJSON(t *testing.T) {
 		t.Errorf("loss %g -> %g, want ln 16 = %g falling", r.LossFirst, r.LossLast, math.Log(16))
 	}
 	for _, key := range []string{"family", "shape", "tokens_per_s", "step_ms_median", "step_ms_p10", "step_ms_p90",
-		"alloc_bytes_per_step", "peak_rss_bytes", "blas", "gomaxprocs"} {
+		"alloc_bytes_per_step", "peak_rss_bytes", "blas", "cpu_kernels", "cpu_model", "gomaxprocs"} {
 		if !strings.Contains(out.String(), `"`+key+`":`) {
 			t.Errorf("JSON lacks %q", key)
 		}
