@@ -396,3 +396,34 @@ func TestOpenRefusesForeignDatabase(t *testing.T) {
 		t.Errorf("%d tables in the file after the opens (%v), want 1", n, err)
 	}
 }
+
+// TestOpenWithContextStopsWaitingForALock: a writing open of a database
+// another process holds (a second task on one shard, a run on a shard
+// still being written) waits up to the 10 s busy timeout; with
+// WithContext, cancelling (Ctrl-C) ends the wait at once.
+func TestOpenWithContextStopsWaitingForALock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "task-0.db")
+	w, err := store.Open(path, store.WithSingleWriter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.UpsertRun(context.Background(), store.Run{Name: "r", Experiment: "e", Family: "gpt2", ConfigHash: "h", ConfigJSON: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	db, err := store.Open(path, store.WithSingleWriter(), store.WithContext(ctx))
+	took := time.Since(start)
+	if err == nil {
+		db.Close()
+		t.Fatal("opened a database another connection holds exclusively")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("stopped after %v, want soon after the cancel (200 ms)", took)
+	}
+}

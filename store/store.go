@@ -165,6 +165,9 @@ type DB struct {
 	target int
 	// busyMS is how long the first connection waits for a lock.
 	busyMS int
+	// openCtx, when set (WithContext), bounds the open: connecting, waiting
+	// for a lock, migrating.
+	openCtx context.Context
 }
 
 // Option configures Open and OpenReadOnly.
@@ -172,6 +175,11 @@ type Option func(*DB)
 
 // WithClock replaces time.Now (lease expiry and timestamps); for tests.
 func WithClock(now func() time.Time) Option { return func(d *DB) { d.now = now } }
+
+// WithContext makes the open itself (connecting, waiting up to the busy
+// timeout for another process's lock, migrating) stop when ctx is done, so
+// that Ctrl-C is not deaf while a command waits for a locked database.
+func WithContext(ctx context.Context) Option { return func(d *DB) { d.openCtx = ctx } }
 
 // WithLogger sets the logger for migrations and other notable events.
 func WithLogger(l *slog.Logger) Option { return func(d *DB) { d.log = l } }
@@ -220,6 +228,9 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 	d := &DB{path: path, now: time.Now, log: slog.Default(), readOnly: readOnly}
 	for _, o := range opts {
 		o(d)
+	}
+	if d.openCtx != nil {
+		ctx = d.openCtx
 	}
 	if !readOnly {
 		if dir := filepath.Dir(path); dir != "." {
@@ -318,6 +329,36 @@ func (d *DB) reopenImmutable(ctx context.Context, err error) (bool, error) {
 	return true, nil
 }
 
+// conn opens a connection, giving up when ctx is done even while the
+// driver runs the DSN's pragmas (journal_mode and locking_mode wait up to the
+// busy timeout for another process's lock, without looking at ctx); a
+// connection made after that is closed.
+func (d *DB) conn(ctx context.Context) (*sql.Conn, error) {
+	if ctx.Done() == nil {
+		return d.sql.Conn(ctx)
+	}
+	type result struct {
+		c   *sql.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := d.sql.Conn(context.WithoutCancel(ctx))
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
 // firstConnect opens the pool's first connection, retrying while SQLite
 // answers SQLITE_BUSY for up to the busy timeout. Switching a brand-new file
 // to WAL (the journal_mode pragma of the DSN) takes an exclusive lock for
@@ -328,7 +369,7 @@ func (d *DB) firstConnect(ctx context.Context) error {
 	deadline := time.Now().Add(time.Duration(d.busyMS) * time.Millisecond)
 	wait := time.Millisecond
 	for {
-		c, err := d.sql.Conn(ctx)
+		c, err := d.conn(ctx)
 		if err == nil {
 			return c.Close() // back to the pool, pragmas applied
 		}
