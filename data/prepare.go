@@ -290,6 +290,9 @@ func build(ctx context.Context, spec Spec, tok tokenizer.Spec, c *Corpus) (*Prep
 	if spec.Split == "" {
 		trainText, valText = SplitText(c.Text, spec.ValFraction)
 		if len(trainText) == 0 || len(valText) == 0 {
+			if strings.TrimSpace(c.Text) == "" { // not "1 characters": the newline added to an empty file
+				return nil, fmt.Errorf("no text: %s holds only empty documents or white space", spec.Path)
+			}
 			return nil, fmt.Errorf("%d characters are too few to split with val_fraction %v", len([]rune(c.Text)), spec.ValFraction)
 		}
 	} else {

@@ -108,6 +108,19 @@ func TestPrepareNanoGPTVocabTooSmall(t *testing.T) {
 	}
 }
 
+// TestPrepareEmptyText: an empty (or blank) text file says so, not "1
+// characters are too few to split" (the newline added after the document).
+func TestPrepareEmptyText(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.txt")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Prepare(context.Background(), Spec{Kind: KindText, Path: path}, tokenizer.Spec{Kind: tokenizer.KindChar}, "")
+	if want := "no text: " + path + " holds only empty documents or white space"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want containing %q", err, want)
+	}
+}
+
 func TestPrepareCache(t *testing.T) {
 	var logs bytes.Buffer
 	prev := slog.Default()

@@ -84,6 +84,7 @@ func TestSlurmValidate(t *testing.T) {
 		{"bad time", func(s *Slurm) { s.Time = "2 hours" }, "--time"},
 		{"negative parallel", func(s *Slurm) { s.Parallel = -1 }, "--parallel"},
 		{"bad partition", func(s *Slurm) { s.Partition = "a b" }, "--partition"},
+		{"newline in dir", func(s *Slurm) { s.Dir = "/d\n#SBATCH --x" }, "a line break or control character cannot be written into an #SBATCH line"},
 	}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
@@ -120,6 +121,38 @@ func TestKubernetesValidate(t *testing.T) {
 		if err := k.Validate(); err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("%s: err %v, want %q", tc.name, err, tc.err)
 		}
+	}
+}
+
+// TestSlurmDirWithSpacesAndQuotes: a --dir holding a space or a quote is
+// written into the #SBATCH --output lines in double quotes (sbatch splits a
+// directive at white space and reads ' and " as quotes: the logs went to
+// "/tmp/a"), and into the shell lines with shell quoting; plain paths are
+// written as before.
+func TestSlurmDirWithSpacesAndQuotes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), `a b'c"d`)
+	s := Slurm{Sweep: testSweep(2), Binary: "/b", Dir: dir}
+	if err := s.Write(); err != nil {
+		t.Fatal(err)
+	}
+	quoted := `"` + strings.ReplaceAll(dir, `"`, `\"`)
+	for name, want := range map[string]string{
+		"array.sbatch": "#SBATCH --output=" + quoted + `/logs/task-%a.out"` + "\n",
+		"merge.sbatch": "#SBATCH --output=" + quoted + `/logs/merge.out"` + "\n",
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s has no line %q:\n%s", name, want, b)
+		}
+		if out, err := exec.Command("bash", "-n", filepath.Join(dir, name)).CombinedOutput(); err != nil {
+			t.Errorf("%s: bash -n: %v: %s", name, err, out)
+		}
+	}
+	if got := sbatchQuote("/plain/path/logs/merge.out"); got != "/plain/path/logs/merge.out" {
+		t.Errorf("plain path quoted: %s", got)
 	}
 }
 

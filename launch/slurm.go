@@ -20,6 +20,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
 )
 
 // Sweep is what both launchers need to know about the sweep.
@@ -81,6 +82,8 @@ func (s Slurm) Validate() error {
 		return errors.New("launch slurm: the experiments file has no runs")
 	case s.Dir == "" || !filepath.IsAbs(s.Dir):
 		return fmt.Errorf("launch slurm: --dir %q must be an absolute path", s.Dir)
+	case strings.IndexFunc(s.Dir, unicode.IsControl) >= 0:
+		return fmt.Errorf("launch slurm: --dir %q: a line break or control character cannot be written into an #SBATCH line", s.Dir)
 	case !filepath.IsAbs(s.Binary) || !filepath.IsAbs(s.File):
 		return fmt.Errorf("launch slurm: binary %q and file %q must be absolute paths", s.Binary, s.File)
 	case s.Parallel < 0 || s.CPUsPerTask < 0 || s.Tasks < 0:
@@ -98,7 +101,7 @@ var slurmTime = regexp.MustCompile(`^(\d+|\d+:\d\d|\d+:\d\d:\d\d|\d+-\d+|\d+-\d+
 // shQuote quotes s for a POSIX shell.
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
-var arrayTmpl = template.Must(template.New("array").Funcs(template.FuncMap{"q": shQuote}).Parse(`#!/bin/bash
+var arrayTmpl = template.Must(template.New("array").Funcs(template.FuncMap{"q": shQuote, "sq": sbatchQuote}).Parse(`#!/bin/bash
 # tinyscale sweep {{.Name}}: {{len .Runs}} runs in {{.NTasks}} array tasks (run i -> task i % {{.NTasks}}; see runs.tsv).
 # Written by ` + "`tinyscale launch slurm`" + `; submit with: sbatch {{.Dir}}/array.sbatch
 #SBATCH --job-name=tinyscale-{{.Name}}
@@ -106,7 +109,7 @@ var arrayTmpl = template.Must(template.New("array").Funcs(template.FuncMap{"q": 
 #SBATCH --requeue
 #SBATCH --signal=B:TERM@120
 #SBATCH --open-mode=append
-#SBATCH --output={{.Dir}}/logs/task-%a.out
+#SBATCH --output={{sq (print .Dir "/logs/task-%a.out")}}
 {{- if .Time}}
 #SBATCH --time={{.Time}}{{end}}
 {{- if .CPUsPerTask}}
@@ -131,13 +134,13 @@ exec {{q .Binary}} run -f {{q .File}} --shard auto \
   --cache {{q .Dir}}/cache
 `))
 
-var mergeTmpl = template.Must(template.New("merge").Funcs(template.FuncMap{"q": shQuote}).Parse(`#!/bin/bash
+var mergeTmpl = template.Must(template.New("merge").Funcs(template.FuncMap{"q": shQuote, "sq": sbatchQuote}).Parse(`#!/bin/bash
 # tinyscale sweep {{.Name}}: merge the {{.NTasks}} shard databases into results.db and write the report.
 # Written by ` + "`tinyscale launch slurm`" + `; submit after the array with:
 #   sbatch --dependency=afterany:ARRAY_JOB_ID {{.Dir}}/merge.sbatch
 # It fails (non-zero exit) when a run is not done, after writing what there is.
 #SBATCH --job-name=tinyscale-{{.Name}}-merge
-#SBATCH --output={{.Dir}}/logs/merge.out
+#SBATCH --output={{sq (print .Dir "/logs/merge.out")}}
 #SBATCH --open-mode=append
 {{- if .Partition}}
 #SBATCH --partition={{.Partition}}{{end}}
@@ -388,4 +391,15 @@ func summarize(states map[string]string) string {
 	}
 	slices.Sort(parts)
 	return "array: " + strings.Join(parts, ", ")
+}
+
+// sbatchQuote writes a value of an #SBATCH directive: sbatch splits a
+// directive line at white space and takes ' and " as quotes (and \ as an
+// escape), so a path holding any of them is written in double quotes with
+// " and \ escaped; other values are written as they are.
+func sbatchQuote(v string) string {
+	if !strings.ContainsAny(v, " \t'\"\\") {
+		return v
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
 }

@@ -289,13 +289,42 @@ func TestExplainLocked(t *testing.T) {
 	if busy == nil {
 		t.Fatal("read of an exclusively locked database succeeded")
 	}
-	got := store.ExplainLocked(path, fmt.Errorf("read schema version: %w", busy)).Error()
+	got := store.ExplainLocked(path, fmt.Errorf("read schema version: %w", busy), 10000).Error()
 	want := "results database " + path + " is locked by another process (waited 10 s): a `tinyscale run --shard auto` task holds its shard database"
 	if !strings.HasPrefix(got, want) || !strings.Contains(got, "SQLITE_BUSY") {
 		t.Errorf("got %q, want prefix %q and the SQLite error", got, want)
 	}
-	if other := errors.New("file is not a database (26)"); store.ExplainLocked(path, other) != other {
+	if other := errors.New("file is not a database (26)"); store.ExplainLocked(path, other, 10000) != other {
 		t.Error("a non-busy error was rewritten")
+	}
+}
+
+// TestReadOnlyOpenOfLockedShardFailsFast: a reader of a rollback-journal
+// database held by its writer (a shard of run --shard auto, which keeps an
+// exclusive lock while it trains) gives up after 1 s, not 10 s during
+// which Ctrl-C did nothing, saying who holds it.
+func TestReadOnlyOpenOfLockedShardFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "task-0.db")
+	w, err := store.Open(path, store.WithSingleWriter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.UpsertRun(context.Background(), store.Run{Name: "r", Experiment: "e", Family: "gpt2", ConfigHash: "h", ConfigJSON: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r, err := store.OpenReadOnly(path)
+	took := time.Since(start)
+	if err == nil {
+		r.Close()
+		t.Fatal("read-only open of a locked shard succeeded")
+	}
+	if want := "results database " + path + " is locked by another process (waited 1 s)"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want prefix %q", err, want)
+	}
+	if took > 5*time.Second {
+		t.Errorf("gave up after %v, want about 1 s", took)
 	}
 }
 
@@ -365,5 +394,36 @@ func TestOpenRefusesForeignDatabase(t *testing.T) {
 	var n int
 	if err := raw.QueryRow("SELECT count(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d tables in the file after the opens (%v), want 1", n, err)
+	}
+}
+
+// TestOpenWithContextStopsWaitingForALock: a writing open of a database
+// another process holds (a second task on one shard, a run on a shard
+// still being written) waits up to the 10 s busy timeout; with
+// WithContext, cancelling (Ctrl-C) ends the wait at once.
+func TestOpenWithContextStopsWaitingForALock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "task-0.db")
+	w, err := store.Open(path, store.WithSingleWriter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.UpsertRun(context.Background(), store.Run{Name: "r", Experiment: "e", Family: "gpt2", ConfigHash: "h", ConfigJSON: []byte("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	db, err := store.Open(path, store.WithSingleWriter(), store.WithContext(ctx))
+	took := time.Since(start)
+	if err == nil {
+		db.Close()
+		t.Fatal("opened a database another connection holds exclusively")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("stopped after %v, want soon after the cancel (200 ms)", took)
 	}
 }

@@ -90,7 +90,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 		}
 	}()
 	for _, p := range paths {
-		db, err := OpenReadOnly(p, WithLogger(log))
+		db, err := OpenReadOnly(p, WithLogger(log), WithContext(ctx))
 		if err != nil {
 			return sum, fmt.Errorf("merge: input %s: %w", p, err)
 		}
@@ -131,7 +131,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 		}
 		os.Remove(tmp + "-journal")
 	}()
-	dst, err := Open(tmp, WithSingleWriter(), WithLogger(log))
+	dst, err := Open(tmp, WithSingleWriter(), WithLogger(log), WithContext(ctx))
 	if err != nil {
 		return sum, fmt.Errorf("merge: create output: %w", err)
 	}

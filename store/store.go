@@ -19,6 +19,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"math"
@@ -34,6 +35,26 @@ import (
 
 // busyTimeoutMS is how long a connection waits for another writer's lock.
 const busyTimeoutMS = 10000
+
+// readerBusyTimeoutMS is how long a read-only open of a rollback-journal
+// database waits for its lock (see open).
+const readerBusyTimeoutMS = 1000
+
+// walFile reports whether the SQLite file at path is in WAL mode (header
+// bytes 18 and 19, the file format versions, are 2); a file that cannot be
+// read counts as WAL, the default of the databases this package creates.
+func walFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return true
+	}
+	return h[18] == 2 && h[19] == 2
+}
 
 // timeFormat is how timestamps are stored: UTC, fixed width, so that string
 // order is time order and SQLite's date functions accept it.
@@ -142,6 +163,11 @@ type DB struct {
 	beforeCommit func()
 	// target, when positive (tests only), stops migrations at that version.
 	target int
+	// busyMS is how long the first connection waits for a lock.
+	busyMS int
+	// openCtx, when set (WithContext), bounds the open: connecting, waiting
+	// for a lock, migrating.
+	openCtx context.Context
 }
 
 // Option configures Open and OpenReadOnly.
@@ -149,6 +175,11 @@ type Option func(*DB)
 
 // WithClock replaces time.Now (lease expiry and timestamps); for tests.
 func WithClock(now func() time.Time) Option { return func(d *DB) { d.now = now } }
+
+// WithContext makes the open itself (connecting, waiting up to the busy
+// timeout for another process's lock, migrating) stop when ctx is done, so
+// that Ctrl-C is not deaf while a command waits for a locked database.
+func WithContext(ctx context.Context) Option { return func(d *DB) { d.openCtx = ctx } }
 
 // WithLogger sets the logger for migrations and other notable events.
 func WithLogger(l *slog.Logger) Option { return func(d *DB) { d.log = l } }
@@ -198,6 +229,9 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 	for _, o := range opts {
 		o(d)
 	}
+	if d.openCtx != nil {
+		ctx = d.openCtx
+	}
 	if !readOnly {
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -205,7 +239,14 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 			}
 		}
 	}
-	src := dsn(path, readOnly)
+	d.busyMS = busyTimeoutMS
+	if readOnly && !walFile(path) {
+		// A rollback-journal database (a shard, a merge's output) is
+		// locked for as long as its one writer runs: waiting 10 s for it
+		// (deaf to Ctrl-C) does not help, a transient commit takes less.
+		d.busyMS = readerBusyTimeoutMS
+	}
+	src := dsn(path, readOnly, d.busyMS)
 	if d.singleWriter && !readOnly {
 		src = singleWriterDSN(path)
 	}
@@ -228,7 +269,7 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 		if !readOnly {
 			err = diagnoseOpen(path, err, dirWritable)
 		}
-		return nil, explainLocked(path, err)
+		return nil, explainLocked(path, err, d.busyMS)
 	}
 	return d, nil
 }
@@ -236,11 +277,11 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 // explainLocked says who holds a database that stayed locked for the whole
 // busy timeout: a shard database (run --shard auto, merge's output) keeps its
 // lock for as long as its writer runs. Other errors are returned as they are.
-func explainLocked(path string, err error) error {
+func explainLocked(path string, err error, waitedMS int) error {
 	if !isBusy(err) {
 		return err
 	}
-	return fmt.Errorf("results database %s is locked by another process (waited %d s): a `tinyscale run --shard auto` task holds its shard database, and `tinyscale merge` its output, for as long as it writes; read a task's progress from its log, and merge once the tasks have ended: %w", path, busyTimeoutMS/1000, err)
+	return fmt.Errorf("results database %s is locked by another process (waited %.0f s): a `tinyscale run --shard auto` task holds its shard database, and `tinyscale merge` its output, for as long as it writes; read a task's progress from its log, and merge once the tasks have ended: %w", path, float64(waitedMS)/1000, err)
 }
 
 // connectAndMigrate opens the first connection and migrates (or, read-only,
@@ -276,7 +317,7 @@ func (d *DB) reopenImmutable(ctx context.Context, err error) (bool, error) {
 		return false, fmt.Errorf("cannot read results database %s: directory %s is not writable (%v) and holds %s-wal, which SQLite must replay by writing beside it; copy %s and %s-wal to a writable folder and read the copy: %w",
 			d.path, dir, perr, d.path, d.path, d.path, err)
 	}
-	db, oerr := sql.Open("sqlite", dsn(d.path, true)+"&immutable=1")
+	db, oerr := sql.Open("sqlite", dsn(d.path, true, d.busyMS)+"&immutable=1")
 	if oerr != nil {
 		return false, err
 	}
@@ -288,6 +329,36 @@ func (d *DB) reopenImmutable(ctx context.Context, err error) (bool, error) {
 	return true, nil
 }
 
+// conn opens a connection, giving up when ctx is done even while the
+// driver runs the DSN's pragmas (journal_mode and locking_mode wait up to the
+// busy timeout for another process's lock, without looking at ctx); a
+// connection made after that is closed.
+func (d *DB) conn(ctx context.Context) (*sql.Conn, error) {
+	if ctx.Done() == nil {
+		return d.sql.Conn(ctx)
+	}
+	type result struct {
+		c   *sql.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		c, err := d.sql.Conn(context.WithoutCancel(ctx))
+		ch <- result{c, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
 // firstConnect opens the pool's first connection, retrying while SQLite
 // answers SQLITE_BUSY for up to the busy timeout. Switching a brand-new file
 // to WAL (the journal_mode pragma of the DSN) takes an exclusive lock for
@@ -295,10 +366,10 @@ func (d *DB) reopenImmutable(ctx context.Context, err error) (bool, error) {
 // one fresh database at the same moment can get SQLITE_BUSY at once. Once the
 // file is in WAL mode (persistent) later connections never take that path.
 func (d *DB) firstConnect(ctx context.Context) error {
-	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	deadline := time.Now().Add(time.Duration(d.busyMS) * time.Millisecond)
 	wait := time.Millisecond
 	for {
-		c, err := d.sql.Conn(ctx)
+		c, err := d.conn(ctx)
 		if err == nil {
 			return c.Close() // back to the pool, pragmas applied
 		}
@@ -365,10 +436,10 @@ func isBusy(err error) bool {
 
 // dsn builds the driver's data source name: a file: URI (the path escaped so
 // that '?', '#' and '%' in file names survive) with per-connection pragmas.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly bool, busyMS int) string {
 	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyMS))
 	q.Add("_pragma", "foreign_keys(1)")
 	if readOnly {
 		q.Set("mode", "ro")

@@ -21,6 +21,7 @@ import (
 	"gorgonia.org/gorgonia"
 
 	"github.com/tinyscale/tinyscale/blas"
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/runner"
 )
@@ -65,6 +66,10 @@ func (*benchCmd) Summary() string {
 
 // benchOptions are bench's flags.
 type benchOptions struct {
+	// memAvailable reports the memory the process may still use (nil:
+	// sysmem.Available); tests pass a fixed limit.
+	memAvailable func() (sysmem.Limit, error)
+
 	family                    string
 	nEmbd, nHead, nLayer      int
 	vocab, block, batch       int
@@ -176,11 +181,11 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 	c.log.Info("bench", "family", cfg.Family, "blas", info, "cpu_kernels", kernels, "gomaxprocs", runtime.GOMAXPROCS(0))
 
 	if o.file != "" {
-		return c.runFile(ctx, o, info.String(), kernels)
+		return benchInterrupted(ctx, c.runFile(ctx, o, info.String(), kernels))
 	}
 	res, err := runBench(ctx, o, cfg, c.newTrainer)
 	if err != nil {
-		return err
+		return benchInterrupted(ctx, err)
 	}
 	res.BLAS, res.CPUKernels, res.CPUModel = info.String(), kernels, cpuModel()
 	if o.json {
@@ -267,6 +272,13 @@ func (o benchOptions) modelConfig() (models.Config, error) {
 // backward, grad-norm clip and an inline AdamW update) after o.warmup untimed
 // ones.
 func runBench(ctx context.Context, o benchOptions, cfg models.Config, newTrainer trainerFactory) (benchResult, error) {
+	avail := o.memAvailable
+	if avail == nil {
+		avail = sysmem.Available
+	}
+	if err := benchFitsMemory(cfg, o.batch, avail); err != nil {
+		return benchResult{}, err
+	}
 	tr, err := newTrainer(cfg, o.batch, o.seed)
 	if err != nil {
 		return benchResult{}, fmt.Errorf("bench: build %s trainer: %w", cfg.Family, err)
@@ -507,4 +519,33 @@ func (m modelsTrainer) Params() []benchParam {
 		out[i] = benchParam{name: p.Name, decay: p.Kind != models.Vector, value: p.Value, grad: p.Grad}
 	}
 	return out
+}
+
+// benchFitsMemory refuses a shape whose training step would not fit in the
+// memory this process may still use (Go would die with a fatal
+// out-of-memory error and a goroutine dump instead): the estimate is the
+// trainer's (parameters, gradients, activations at batch × block;
+// models.Config.TrainBytes) plus AdamW's two moments. When the limit cannot
+// be read the shape is tried.
+func benchFitsMemory(cfg models.Config, batch int, avail func() (sysmem.Limit, error)) error {
+	lim, err := avail()
+	if err != nil {
+		return nil
+	}
+	total, _ := cfg.ParamCounts()
+	need := cfg.TrainBytes(batch) + 8*total
+	if need <= lim.Bytes {
+		return nil
+	}
+	return fmt.Errorf("%s %dx%dx%d (V %d, block %d, batch %d) needs about %s of memory (%s parameters with gradients and AdamW moments, activations at batch × block); available: %s. Lower --batch, --block or the model size",
+		cfg.Family, cfg.NEmbd, cfg.NHead, cfg.NLayer, cfg.VocabSize, cfg.BlockSize, batch, sysmem.FormatBytes(need), siFormat(float64(total)), lim)
+}
+
+// benchInterrupted says that a bench stopped by Ctrl-C or SIGTERM was
+// interrupted (it prints no partial result); other errors pass unchanged.
+func benchInterrupted(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return fmt.Errorf("bench interrupted, nothing measured: %w", ctx.Err())
+	}
+	return err
 }

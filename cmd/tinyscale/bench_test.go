@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/models"
 )
 
@@ -346,5 +347,43 @@ func TestBenchFile(t *testing.T) {
 	err := testBenchCmd(io.Discard).Run(context.Background(), []string{"-f", "testdata/estimate.yaml", "--n-embd", "8"})
 	if err == nil || !strings.Contains(err.Error(), "--n-embd cannot be combined with -f") {
 		t.Errorf("-f with a shape flag: %v", err)
+	}
+}
+
+// TestBenchFitsMemory: a shape whose step cannot fit is refused with the
+// estimate and the limit before anything is allocated (it died with Go's
+// fatal out-of-memory error); an unreadable limit does not block bench.
+func TestBenchFitsMemory(t *testing.T) {
+	small := models.Config{Family: "gpt2", NEmbd: 32, NHead: 4, NLayer: 2, BlockSize: 64, VocabSize: 97, Activation: "gelu", Norm: "layer", TieEmbeddings: true}
+	huge := small
+	huge.NEmbd, huge.NLayer = 100000, 100
+	limit := func(b int64) func() (sysmem.Limit, error) {
+		return func() (sysmem.Limit, error) { return sysmem.Limit{Bytes: b, Source: "test"}, nil }
+	}
+	unknown := func() (sysmem.Limit, error) { return sysmem.Limit{}, errors.New("no /proc") }
+	tests := []struct {
+		name    string
+		cfg     models.Config
+		avail   func() (sysmem.Limit, error)
+		wantErr string
+	}{
+		{"small fits", small, limit(1 << 30), ""},
+		{"huge refused", huge, limit(24 << 30), "gpt2 100000x4x100 (V 97, block 64, batch 12) needs about 193 TB of memory"},
+		{"huge names the limit", huge, limit(24 << 30), "available: 25.8 GB (test). Lower --batch, --block or the model size"},
+		{"limit unknown", huge, unknown, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := benchFitsMemory(tc.cfg, 12, tc.avail)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("err %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
 	}
 }

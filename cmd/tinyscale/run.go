@@ -111,11 +111,14 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	openOpts := []store.Option{store.WithLogger(c.e.log)}
+	openOpts := []store.Option{store.WithLogger(c.e.log), store.WithContext(ctx)}
 	if auto {
 		openOpts = append(openOpts, store.WithSingleWriter())
 	}
 	db, err := store.Open(path, openOpts...)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("interrupted while opening the results database %s (nothing was changed): %w", path, ctx.Err())
+	}
 	if err != nil {
 		return err
 	}
