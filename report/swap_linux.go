@@ -1,9 +1,6 @@
 package report
 
 import (
-	"errors"
-	"syscall"
-
 	"golang.org/x/sys/unix"
 )
 
@@ -11,13 +8,4 @@ import (
 // RENAME_EXCHANGE); an error means the file system cannot and nothing moved.
 func exchange(a, b string) error {
 	return unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
-}
-
-// processAlive reports whether a process with this pid exists.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/tinyscale/tinyscale/internal/leftover"
 )
 
 // manifestName is the file, inside a report folder, that lists the files
@@ -119,27 +121,7 @@ func removeStale(parent, base string) {
 // staleEntries lists the temporary folder names beside base whose process
 // is gone.
 func staleEntries(parent, base string) []string {
-	es, err := os.ReadDir(parent)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	old := "." + base + ".tmp-"
-	for _, e := range es {
-		name := e.Name()
-		rest, ok := strings.CutPrefix(name, old)
-		if !ok || !e.IsDir() {
-			continue
-		}
-		if pidPart, ok := strings.CutPrefix(rest, "p"); ok {
-			pid, _, _ := strings.Cut(pidPart, "-")
-			if n, err := strconv.Atoi(pid); err == nil && processAlive(n) {
-				continue // a concurrent report is writing it
-			}
-		}
-		out = append(out, name)
-	}
-	return out
+	return leftover.Stale(parent, "."+base+".tmp-", true)
 }
 
 // recoverOld puts back an old report left under ".<base>.tmp-*.old" by a

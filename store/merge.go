@@ -16,9 +16,9 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/tinyscale/tinyscale/internal/leftover"
 )
 
 // ErrMergeConflict is matched (errors.Is) by every refusal of Merge to
@@ -807,34 +807,7 @@ func syncDirOf(path string) error {
 // ".<base>.merge-p<pid>-*" whose process is gone, and ".<base>.merge-*" of
 // older versions, with no pid. Those of merges still running are kept.
 func removeStaleMerges(dir, base string) {
-	es, err := os.ReadDir(dir)
-	if err != nil {
-		return
+	for _, name := range leftover.Stale(dir, "."+base+".merge-", false) {
+		os.Remove(filepath.Join(dir, name))
 	}
-	for _, e := range es {
-		rest, ok := strings.CutPrefix(e.Name(), "."+base+".merge-")
-		if !ok || e.IsDir() {
-			continue
-		}
-		if pidPart, ok := strings.CutPrefix(rest, "p"); ok {
-			pid, _, _ := strings.Cut(pidPart, "-")
-			if n, err := strconv.Atoi(pid); err == nil && processAlive(n) {
-				continue
-			}
-		}
-		os.Remove(filepath.Join(dir, e.Name()))
-	}
-}
-
-// processAlive reports whether a process with this pid exists.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

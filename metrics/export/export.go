@@ -26,9 +26,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/tinyscale/tinyscale/internal/atomicfile"
+	"github.com/tinyscale/tinyscale/internal/leftover"
 	"github.com/tinyscale/tinyscale/store"
 )
 
@@ -253,36 +253,9 @@ func newTempDir(out string) (*tempDir, error) {
 // process is gone, and ".<base>.partial-*" of older versions, with no pid);
 // those of exports still running are kept.
 func removeStalePartials(parent, base string) {
-	es, err := os.ReadDir(parent)
-	if err != nil {
-		return
+	for _, name := range leftover.Stale(parent, "."+base+".partial-", true) {
+		os.RemoveAll(filepath.Join(parent, name))
 	}
-	for _, e := range es {
-		rest, ok := strings.CutPrefix(e.Name(), "."+base+".partial-")
-		if !ok || !e.IsDir() {
-			continue
-		}
-		if pidPart, ok := strings.CutPrefix(rest, "p"); ok {
-			pid, _, _ := strings.Cut(pidPart, "-")
-			if n, err := strconv.Atoi(pid); err == nil && processAlive(n) {
-				continue
-			}
-		}
-		os.RemoveAll(filepath.Join(parent, e.Name()))
-	}
-}
-
-// processAlive reports whether a process with this pid exists.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // write stores data under the slash-separated relative name, fsynced.
