@@ -64,16 +64,7 @@ func NewLinearCrossEntropy(x, w *G.Node) (*G.Node, *LinearCrossEntropy, error) {
 
 // SetTargets copies the targets of the next run; each must be in [0, V).
 func (op *LinearCrossEntropy) SetTargets(t []int32) error {
-	if len(t) != op.n {
-		return fmt.Errorf("linear cross-entropy: got %d targets, want %d", len(t), op.n)
-	}
-	for i, id := range t {
-		if id < 0 || int(id) >= op.v {
-			return fmt.Errorf("linear cross-entropy: target %d at position %d out of range [0, %d)", id, i, op.v)
-		}
-	}
-	copy(op.targets, t)
-	return nil
+	return setTargets("linear cross-entropy", op.targets, t, op.v)
 }
 
 // Loss returns the value computed by the last run.

@@ -53,15 +53,21 @@ func NewCrossEntropy(logits *G.Node) (*G.Node, *CrossEntropy, error) {
 
 // SetTargets copies the targets of the next run; each must be in [0, V).
 func (op *CrossEntropy) SetTargets(t []int32) error {
-	if len(t) != op.n {
-		return fmt.Errorf("cross-entropy: got %d targets, want %d", len(t), op.n)
+	return setTargets("cross-entropy", op.targets, t, op.v)
+}
+
+// setTargets checks that t has one target per row of dst, each in [0, v),
+// and copies it into dst; errors name the op.
+func setTargets(name string, dst, t []int32, v int) error {
+	if len(t) != len(dst) {
+		return fmt.Errorf("%s: got %d targets, want %d", name, len(t), len(dst))
 	}
 	for i, id := range t {
-		if id < 0 || int(id) >= op.v {
-			return fmt.Errorf("cross-entropy: target %d at position %d out of range [0, %d)", id, i, op.v)
+		if id < 0 || int(id) >= v {
+			return fmt.Errorf("%s: target %d at position %d out of range [0, %d)", name, id, i, v)
 		}
 	}
-	copy(op.targets, t)
+	copy(dst, t)
 	return nil
 }
 
