@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tinyscale/tinyscale/data"
+	"github.com/tinyscale/tinyscale/internal/atomicfile"
 	"github.com/tinyscale/tinyscale/launch"
 	"github.com/tinyscale/tinyscale/sweeps"
 	"github.com/tinyscale/tinyscale/tokenizer"
@@ -119,8 +120,11 @@ func (c launchCommand) slurm(ctx context.Context, args []string) error {
 	}
 	bin := *binary
 	if bin == "" {
-		if bin, err = os.Executable(); err != nil {
-			return fmt.Errorf("launch slurm: find this executable (pass --binary): %w", err)
+		// Tasks run a copy of this executable kept in DIR: under `go run` the
+		// executable is a temporary file deleted when go run exits, and a
+		// rebuild while the array runs would mix builds between tasks.
+		if bin, err = copyExecutable(filepath.Join(absDir, "bin", "tinyscale")); err != nil {
+			return fmt.Errorf("launch slurm: %w (or pass --binary)", err)
 		}
 	}
 	if bin, err = filepath.Abs(bin); err != nil {
@@ -199,4 +203,24 @@ func (c launchCommand) kubernetes(ctx context.Context, args []string) error {
 	}
 	_, err = c.e.stdout.Write(b)
 	return err
+}
+
+// copyExecutable copies the running executable to dst (mode 0755, written
+// atomically) and returns dst.
+func copyExecutable(dst string) (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find this executable: %w", err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		return "", fmt.Errorf("read this executable: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", fmt.Errorf("copy this executable: %w", err)
+	}
+	if err := atomicfile.WriteFile(dst, b, 0o755); err != nil {
+		return "", fmt.Errorf("copy this executable to %s: %w", dst, err)
+	}
+	return dst, nil
 }

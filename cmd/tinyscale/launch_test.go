@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -56,5 +57,36 @@ func TestLaunchCommands(t *testing.T) {
 		if _, errs, code := runTinyscale(tc.args...); code != 2 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.want)
 		}
+	}
+}
+
+// TestLaunchSlurmCopiesExecutable: without --binary the tasks run a copy of
+// this executable kept in DIR/bin (under `go run` the executable is a
+// temporary file that is gone once go run exits).
+func TestLaunchSlurmCopiesExecutable(t *testing.T) {
+	cache := t.TempDir()
+	dir, _ := runTestDir(t, 10, cache)
+	file := filepath.Join(dir, "experiments.yaml")
+	sweep := filepath.Join(dir, "sweep")
+	out, errs, code := runTinyscale("launch", "slurm", "-f", file, "--dir", sweep)
+	if code != 0 {
+		t.Fatalf("launch slurm: exit %d\n%s\n%s", code, out, errs)
+	}
+	bin := filepath.Join(sweep, "bin", "tinyscale")
+	arr, _ := os.ReadFile(filepath.Join(sweep, "array.sbatch"))
+	if !strings.Contains(string(arr), "exec '"+bin+"' run ") {
+		t.Errorf("array.sbatch does not run %s:\n%s", bin, arr)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(exe)
+	got, err := os.ReadFile(bin)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%s is not a copy of the running executable (%v)", bin, err)
+	}
+	if fi, err := os.Stat(bin); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("%s mode %v (%v), want 0755", bin, fi.Mode(), err)
 	}
 }
