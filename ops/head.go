@@ -34,6 +34,9 @@ type LinearCrossEntropy struct {
 	gx, gw  float32
 	fresh   bool // dx, dw are those of the last forward
 	fma     bool
+	kern    Kernels     // avx2, avx512: the packed path (head_packed.go); generic: BLAS
+	block   int         // rows per block of the packed path (0: from headBlockFloats)
+	packed  *headPacked // the packed path's buffers
 
 	// Training makes the forward pass compute the gradients too (default
 	// true). Set it false for forward-only evaluation (loss only, about a
@@ -56,7 +59,7 @@ func NewLinearCrossEntropy(x, w *G.Node) (*G.Node, *LinearCrossEntropy, error) {
 	chunk := max(16, headChunkFloats/v/16*16)
 	chunk = min(chunk, n)
 	op := &LinearCrossEntropy{base: newBase("LinearCrossEntropy", nil, 2, 2, 0), n: n, c: c, v: v, chunk: chunk,
-		targets: make([]int32, n), rowLoss: make([]float64, n), fma: haveFMA, Training: true}
+		targets: make([]int32, n), rowLoss: make([]float64, n), fma: haveFMA, kern: cpuKernels, Training: true}
 	op.shape = tensor.ScalarShape()
 	y, err := G.ApplyOp(op, x, w)
 	return y, op, err
@@ -77,13 +80,31 @@ func (op *LinearCrossEntropy) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	x, w := in[0], in[1]
-	if op.logits == nil {
-		op.logits = make([]float32, op.chunk*op.v)
-	}
 	var dx, dw []float32
 	if op.Training {
 		dx = outBuf(&op.dx, tensor.Shape{op.n, op.c}).Float32s()
 		dw = outBuf(&op.dw, tensor.Shape{op.v, op.c}).Float32s()
+	}
+	if op.kern >= KernelsAVX2 {
+		op.doPacked(x, w, dx, dw)
+	} else {
+		op.doBLAS(x, w, dx, dw)
+	}
+	invN := 1 / float64(op.n)
+	var s float64
+	for _, l := range op.rowLoss {
+		s += l
+	}
+	op.loss = G.F32(s * invN)
+	op.gx, op.gw, op.fresh = 1, 1, op.Training
+	return &op.loss, nil
+}
+
+// doBLAS is Do on gorgonia's BLAS (OpenBLAS where loaded), chunk by chunk:
+// it sets op.rowLoss and, when Training, dx and dw.
+func (op *LinearCrossEntropy) doBLAS(x, w, dx, dw []float32) {
+	if op.logits == nil {
+		op.logits = make([]float32, op.chunk*op.v)
 	}
 	bl := G.WhichBLAS()
 	invN := 1 / float64(op.n)
@@ -108,13 +129,6 @@ func (op *LinearCrossEntropy) Do(vs ...G.Value) (G.Value, error) {
 		}
 		bl.Sgemm(blas.Trans, blas.NoTrans, op.v, op.c, r, 1, l, op.v, xc, op.c, beta, dw, op.c)
 	}
-	var s float64
-	for _, l := range op.rowLoss {
-		s += l
-	}
-	op.loss = G.F32(s * invN)
-	op.gx, op.gw, op.fresh = 1, 1, op.Training
-	return &op.loss, nil
 }
 
 // DiffWRT: x and W.

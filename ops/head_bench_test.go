@@ -11,10 +11,11 @@ import (
 )
 
 // BenchmarkLinearCrossEntropy times the fused head (forward with its
-// gradients) at the P1 shape (N 4096, C 64, V 8192) on the BLAS that
-// blas.Load picks (OpenBLAS where it is installed), beside its three
-// products alone on that BLAS in the same run (products-only), the share the
-// row kernels and chunking add on top.
+// gradients) at the P1 shape (N 4096, C 64, V 8192): the packed path on this
+// CPU's kernel class (packed-avx512 or packed-avx2, and packed-avx2 too where
+// AVX-512 runs), beside the BLAS path on the BLAS that blas.Load picks
+// (OpenBLAS where it is installed; blas) and its three products alone on
+// that BLAS (products-only), all in the same run.
 func BenchmarkLinearCrossEntropy(b *testing.B) {
 	impl, info := blas.Load()
 	prev := G.WhichBLAS()
@@ -39,14 +40,26 @@ func BenchmarkLinearCrossEntropy(b *testing.B) {
 	if err := op.SetTargets(t); err != nil {
 		b.Fatal(err)
 	}
-	b.Run("fused", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			if _, err := op.Do(x, w); err != nil {
-				b.Fatal(err)
-			}
+	var paths []Kernels
+	for k := cpuKernels; k >= KernelsAVX2; k-- {
+		paths = append(paths, k)
+	}
+	for _, k := range append(paths, KernelsGeneric) {
+		name := "packed-" + k.String()
+		if k == KernelsGeneric {
+			name = "blas"
 		}
-	})
+		b.Run(name, func(b *testing.B) {
+			op.kern = k
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := op.Do(x, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(3*2*n*c*v*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
 	b.Run("products-only", func(b *testing.B) {
 		l := make([]float32, op.chunk*v)
 		dx, dw := make([]float32, n*c), make([]float32, v*c)

@@ -47,10 +47,10 @@ func headRef64(x, w []float32, targets []int32, n, c, v int) (loss float64, dx, 
 	return loss / float64(n), dx, dw
 }
 
-// TestLinearCrossEntropyMatchesReference: the fused head (one chunk, several
-// chunks with a partial last one, vector and plain row kernels) against the
-// float64 reference, loss and both gradients; forward-only mode; and the
-// same bits on a second run.
+// TestLinearCrossEntropyMatchesReference: the fused head's BLAS path (one
+// chunk, several chunks with a partial last one, vector and plain row
+// kernels) against the float64 reference, loss and both gradients;
+// forward-only mode; and the same bits on a second run.
 func TestLinearCrossEntropyMatchesReference(t *testing.T) {
 	const n, c, v = 70, 12, 41
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -70,7 +70,7 @@ func TestLinearCrossEntropyMatchesReference(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				op.chunk, op.fma = chunk, fma
+				op.chunk, op.fma, op.kern = chunk, fma, KernelsGeneric
 				if err := op.SetTargets(targets); err != nil {
 					t.Fatal(err)
 				}
