@@ -26,3 +26,9 @@ func headKern6s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc
 //
 //go:noescape
 func headKern6t(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// headKern16tp is headKern16t fetching A eight rows of A ahead (for an A in
+// L2 or beyond, read one row per step).
+//
+//go:noescape
+func headKern16tp(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)

@@ -15,6 +15,10 @@ func headKern16t(k int, a *float32, lda int, b *float32, ldb int, c *float32, ld
 	headKernGo(16, true, k, a, lda, b, ldb, c, ldc, acc)
 }
 
+func headKern16tp(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool) {
+	headKernGo(16, true, k, a, lda, b, ldb, c, ldc, acc)
+}
+
 func headKern6s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool) {
 	headKernGo(6, false, k, a, lda, b, ldb, c, ldc, acc)
 }
