@@ -32,3 +32,9 @@ func headKern6t(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc
 //
 //go:noescape
 func headKern16tp(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, acc bool)
+
+// xentExpSum16 is xentExpSum8 sixteen lanes at a time, with its bits
+// (head_xent_amd64.s). AVX-512F.
+//
+//go:noescape
+func xentExpSum16(dst, src []float32, m float32) float64

@@ -118,3 +118,27 @@ func TestLinearCrossEntropyPackedDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestXentExpSum16MatchesExpSum8: the AVX-512 exp-and-sum gives the AVX2
+// kernel's bits, values and sum, at lengths around its 16-lane steps and
+// float64 flushes.
+func TestXentExpSum16MatchesExpSum8(t *testing.T) {
+	if bestKernels < KernelsAVX512 {
+		t.Skipf("needs AVX-512 (best here: %s)", bestKernels)
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{8, 16, 24, 120, 128, 136, 256, 264, 8192, 8200} {
+		x := randSlice(rng, n, 30)
+		x[n/2] = -200 // below exp's range: 0
+		d8, d16 := make([]float32, n), make([]float32, n)
+		s8, s16 := xentExpSum8(d8, x, 3), xentExpSum16(d16, x, 3)
+		if math.Float64bits(s8) != math.Float64bits(s16) {
+			t.Errorf("n %d: sum %v, 8-wide %v", n, s16, s8)
+		}
+		for i := range d8 {
+			if math.Float32bits(d8[i]) != math.Float32bits(d16[i]) {
+				t.Fatalf("n %d: [%d] = %g, 8-wide %g", n, i, d16[i], d8[i])
+			}
+		}
+	}
+}
