@@ -35,7 +35,7 @@ type LinearCrossEntropy struct {
 	fresh   bool // dx, dw are those of the last forward
 	fma     bool
 	kern    Kernels     // avx2, avx512: the packed path (head_packed.go); generic: BLAS
-	block   int         // rows per block of the packed path (0: from headBlockFloats)
+	block   int         // rows per block of the packed path (0: headBlockRows)
 	packed  *headPacked // the packed path's buffers
 
 	// Training makes the forward pass compute the gradients too (default

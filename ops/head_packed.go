@@ -1,14 +1,21 @@
 package ops
 
-import "math"
+import (
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+)
 
 // The packed path of LinearCrossEntropy: the head on tinyscale's own
 // register-tile kernels (head_kern_amd64.s) instead of three BLAS products
 // per chunk of logits.
 //
 // Per call, W is packed once into Wᵀ panels (16 vocabulary entries × C
-// each). The N rows then go in blocks of headBlock rows (few enough that a
-// block's logits, block × V, stay in L2); for each block, on one worker:
+// each). The N rows then go in blocks (few enough rows that a block's
+// logits, block × V, stay in L2: headBlockRows); for each block, on one
+// worker:
 //
 //   - logits = x_block · Wᵀ, tile by tile, stored without reading the
 //     buffer first (the beta = 0 kernels);
@@ -29,12 +36,49 @@ import "math"
 // AVX-512 kernels and the 6-row AVX2 ones, so the two classes agree bit for
 // bit as well.
 
-// headBlockFloats is about the logits of one block of rows: 384 Ki floats
-// (1.5 MiB, which stays in a 2 MiB L2 beside the panels streaming through),
-// 48 rows at V = 8192. Rows per block are a multiple of 16, at least 16. At
-// P1 (2 threads, 2026-12-01) blocks of 16, 32, 48, 64 rows took 75, 68, 66,
-// 67 ms a call.
-const headBlockFloats = 3 << 17
+// headL2Share is the share of the L2 cache one block's logits may take (the
+// rest is for W's rows and the dW partial streaming through): 3/4, i.e.
+// 48 rows at V = 8192 with a 2 MiB L2. Rows per block are a multiple of 16,
+// at least 16. At P1 on the 2 MiB-L2 Xeon (2 threads, 2026-12-01) blocks of
+// 16, 32, 48, 64 rows took 75, 68, 66, 67 ms a call.
+const headL2Share = 0.75
+
+// l2Bytes is the size of this machine's L2 data cache per core, read once
+// at start-up from Linux's sysfs; 1 MiB where it cannot be read.
+var l2Bytes = readL2Bytes()
+
+func readL2Bytes() int {
+	for i := 0; i < 8; i++ {
+		dir := fmt.Sprintf("/sys/devices/system/cpu/cpu0/cache/index%d/", i)
+		level, err1 := os.ReadFile(dir + "level")
+		kind, err2 := os.ReadFile(dir + "type")
+		size, err3 := os.ReadFile(dir + "size")
+		if err1 != nil || err2 != nil || err3 != nil {
+			break
+		}
+		if strings.TrimSpace(string(level)) != "2" || strings.TrimSpace(string(kind)) == "Instruction" {
+			continue
+		}
+		sz := strings.TrimSpace(string(size))
+		mult := 1
+		switch {
+		case strings.HasSuffix(sz, "K"):
+			mult, sz = 1<<10, strings.TrimSuffix(sz, "K")
+		case strings.HasSuffix(sz, "M"):
+			mult, sz = 1<<20, strings.TrimSuffix(sz, "M")
+		}
+		if n, err := strconv.Atoi(sz); err == nil && n > 0 {
+			return n * mult
+		}
+	}
+	return 1 << 20
+}
+
+// headBlockRows is the default rows per block for logits rows of ldl floats.
+func headBlockRows(ldl int) int {
+	rows := int(headL2Share * float64(l2Bytes) / float64(4*ldl))
+	return max(16, (rows+8)/16*16)
+}
 
 // headKSlice is the number of vocabulary terms of dx summed per kernel call
 // (a slice of dlogits rows and of W stays in L1 across the tiles).
@@ -55,6 +99,7 @@ type headPacked struct {
 	vp      int // V rounded up to 16 (logits columns computed)
 	ldl     int // logits row stride: vp + 16, so rows do not alias in L1
 	vr      int // V rounded up to mr (dW partial rows)
+	ks      int // vocabulary terms of dx per kernel call (headKSlice)
 	nb      int // number of blocks
 	groups  int
 	wt      []float32   // Wᵀ panels: panel q (vocab 16q..16q+15) at wt[q*16*C:], [p][j] at p*16+j
@@ -74,17 +119,17 @@ type headScratch struct {
 }
 
 // newHeadPacked sizes the packed path for n rows, c features, v classes,
-// blocks of block rows (0: from headBlockFloats) and the kernel class k
+// blocks of block rows (0: headBlockRows) and the kernel class k
 // (AVX2 or AVX-512).
 func newHeadPacked(n, c, v, block int, k Kernels) *headPacked {
-	h := &headPacked{mr: 6, cp: up16(c), vp: up16(v), asked: block}
+	h := &headPacked{mr: 6, cp: up16(c), vp: up16(v), asked: block, ks: headKSlice}
 	if k >= KernelsAVX512 {
 		h.mr, h.kern16 = 16, true
 	}
 	h.ldl = h.vp + 16
 	h.vr = (v + h.mr - 1) / h.mr * h.mr
 	if block <= 0 {
-		block = max(16, (headBlockFloats/h.ldl+8)/16*16)
+		block = headBlockRows(h.ldl)
 	}
 	h.block = min(block, n)
 	h.rp = (h.block + h.mr - 1) / h.mr * h.mr
@@ -268,8 +313,8 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 	}
 	// Rows r..rp of l hold the logits of zero rows of x (zeros), and
 	// columns v..ldl zeros: they add nothing below.
-	for k0 := 0; k0 < v; k0 += headKSlice {
-		kk := min(headKSlice, v-k0)
+	for k0 := 0; k0 < v; k0 += h.ks {
+		kk := min(h.ks, v-k0)
 		for i0 := 0; i0 < h.rp; i0 += mr {
 			for q := 0; q < cp; q += knr {
 				h.kernS(kk, l[i0*ldl+k0:], ldl, wsrc[k0*ldw+q:], ldw, s.dxb[i0*cp+q:], cp, k0 > 0)

@@ -142,3 +142,20 @@ func TestXentExpSum16MatchesExpSum8(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadBlockRows: the default block keeps 3/4 of L2 for the logits, in
+// multiples of 16 rows, at least 16; the L2 size is read from this machine.
+func TestHeadBlockRows(t *testing.T) {
+	if l2Bytes < 64<<10 {
+		t.Fatalf("L2 size %d: not read sensibly", l2Bytes)
+	}
+	defer func(b int) { l2Bytes = b }(l2Bytes)
+	for _, c := range []struct{ l2, ldl, want int }{
+		{2 << 20, 8208, 48}, {512 << 10, 8208, 16}, {1 << 20, 8208, 16}, {2 << 20, 113, 3472},
+	} {
+		l2Bytes = c.l2
+		if got := headBlockRows(c.ldl); got != c.want {
+			t.Errorf("L2 %d, ldl %d: %d rows, want %d", c.l2, c.ldl, got, c.want)
+		}
+	}
+}
