@@ -84,9 +84,12 @@ func headBlockRows(ldl int) int {
 // (a slice of dlogits rows and of W stays in L1 across the tiles).
 const headKSlice = 128
 
-// headGroups is the most groups of blocks (and dW partials) a call uses: the
-// most workers the head keeps busy.
-const headGroups = 4
+// headGroups is the most groups of blocks (and dW partials, V×C floats
+// each) a call uses: the most workers the head keeps busy. Each group adds a
+// partial to write and to read back in the final sum: at P1 with 2 workers
+// (2026-12-01, medians of 6 interleaved runs) 2, 4, 8, 16 groups took 67.5,
+// 69.4, 70.5, 74.0 ms a call; 8 keeps 8 cores busy for about 1 ms more than 4.
+const headGroups = 8
 
 // headPacked is the packed path's state: shape-derived sizes and every
 // buffer, allocated on the first call and kept (no allocation per step).
