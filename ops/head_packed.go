@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The packed path of LinearCrossEntropy: the head on tinyscale's own
@@ -111,6 +113,23 @@ type headPacked struct {
 	scratch []headScratch
 	pool    headPool
 	kern16  bool
+	// maps holds the OS mappings under the large buffers (hugeFloats),
+	// unmapped by a cleanup once h is unreachable. A pointer of its own, so
+	// that the cleanup does not keep h alive.
+	maps *hugeMaps
+}
+
+// hugeMaps is the list of OS mappings of hugeFloats (head_huge_linux.go).
+type hugeMaps struct {
+	mu sync.Mutex
+	b  [][]byte
+}
+
+// mapped returns how many mappings are held.
+func (m *hugeMaps) mapped() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.b)
 }
 
 // headScratch is one worker's buffers.
@@ -129,6 +148,8 @@ func newHeadPacked(n, c, v, block int, k Kernels) *headPacked {
 	if k >= KernelsAVX512 {
 		h.mr, h.kern16 = 16, true
 	}
+	h.maps = new(hugeMaps)
+	runtime.AddCleanup(h, unmapAll, h.maps)
 	h.ldl = h.vp + 16
 	h.vr = (v + h.mr - 1) / h.mr * h.mr
 	if block <= 0 {
@@ -138,7 +159,7 @@ func newHeadPacked(n, c, v, block int, k Kernels) *headPacked {
 	h.rp = (h.block + h.mr - 1) / h.mr * h.mr
 	h.nb = (n + h.block - 1) / h.block
 	h.groups = min(h.nb, headGroups)
-	h.wt = make([]float32, h.vp*c)
+	h.wt = hugeFloats(h.vp*c, h.maps)
 	if c%16 != 0 {
 		h.wpad = make([]float32, v*h.cp)
 	}
@@ -196,7 +217,7 @@ func (h *headPacked) xentRow(x []float32, t int, invN float64) float64 {
 func (h *headPacked) ensure(w int, training bool) {
 	for len(h.scratch) < w {
 		h.scratch = append(h.scratch, headScratch{
-			l:   make([]float32, h.rp*h.ldl),
+			l:   hugeFloats(h.rp*h.ldl, h.maps),
 			xb:  make([]float32, h.rp*h.cp),
 			xt:  make([]float32, h.rp*h.cp),
 			dxb: make([]float32, h.rp*h.cp),
@@ -205,7 +226,7 @@ func (h *headPacked) ensure(w int, training bool) {
 	if training && h.part == nil {
 		h.part = make([][]float32, h.groups)
 		for g := range h.part {
-			h.part[g] = make([]float32, h.vr*h.cp)
+			h.part[g] = hugeFloats(h.vr*h.cp, h.maps)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"testing"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -158,4 +159,25 @@ func TestHeadBlockRows(t *testing.T) {
 			t.Errorf("L2 %d, ldl %d: %d rows, want %d", c.l2, c.ldl, got, c.want)
 		}
 	}
+}
+
+// TestHeadPackedUnmapsBuffers: the packed head's OS-mapped buffers go back
+// when the op is dropped (its cleanup runs), so building many heads in one
+// process (one per run of a sweep) does not grow the address space.
+func TestHeadPackedUnmapsBuffers(t *testing.T) {
+	h := newHeadPacked(512, 64, 8192, 0, KernelsAVX2)
+	h.ensure(1, true)
+	maps := h.maps
+	if runtime.GOOS == "linux" && maps.mapped() == 0 {
+		t.Fatal("no buffer mapped on its own at 512×64×8192")
+	}
+	h = nil
+	for i := 0; i < 20 && maps.mapped() > 0; i++ {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	if n := maps.mapped(); n != 0 {
+		t.Errorf("%d mappings left after the head was dropped", n)
+	}
+	_ = h
 }

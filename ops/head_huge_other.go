@@ -1,0 +1,9 @@
+//go:build !linux
+
+package ops
+
+// hugeFloats returns n zeroed floats (huge pages are only asked for on
+// Linux).
+func hugeFloats(n int, _ *hugeMaps) []float32 { return make([]float32, n) }
+
+func unmapAll(*hugeMaps) {}
