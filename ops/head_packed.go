@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // The packed path of LinearCrossEntropy: the head on tinyscale's own
@@ -93,6 +94,73 @@ const headKSlice = 128
 // 69.4, 70.5, 74.0 ms a call; 8 keeps 8 cores busy for about 1 ms more than 4.
 const headGroups = 8
 
+// headNR is the column width of the head kernels' register tiles.
+const headNR = 16
+
+func headUp16(x int) int { return (x + headNR - 1) / headNR * headNR }
+
+// packWTPanel sets panel[p*16+j] = w[(v0+j)*c+p] for p < c, j < 16: the
+// 16 vocabulary rows from v0 of W (V×C) as one k×16 panel of Wᵀ, zero past
+// row v. It writes the panel in order, 16 rows read side by side.
+func packWTPanel(panel, w []float32, v0, v, c int) {
+	n := min(headNR, v-v0)
+	if n < headNR {
+		clear(panel)
+		for j := 0; j < n; j++ {
+			for p, e := range w[(v0+j)*c : (v0+j+1)*c] {
+				panel[p*headNR+j] = e
+			}
+		}
+		return
+	}
+	var rows [headNR][]float32
+	for j := range rows {
+		rows[j] = w[(v0+j)*c : (v0+j+1)*c]
+	}
+	for p := 0; p < c; p++ {
+		d := (*[headNR]float32)(panel[p*headNR : (p+1)*headNR])
+		for j := range d {
+			d[j] = rows[j][p]
+		}
+	}
+}
+
+// groupPool runs the packed head's groups on at most Workers() goroutines
+// that take the next group from a shared counter (a worker slowed by a busy
+// machine does not hold up the others; each group is computed wholly by
+// one worker, so the results do not depend on the schedule). It lives in
+// the op so that a call allocates only its goroutines. Not reentrant.
+type groupPool struct {
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+// each runs f(worker, g) for every g in [0, n).
+func (p *groupPool) each(n int, f func(worker, g int)) {
+	w := min(Workers(), n)
+	if w <= 1 {
+		for g := 0; g < n; g++ {
+			f(0, g)
+		}
+		return
+	}
+	p.next.Store(0)
+	p.wg.Add(w)
+	for k := 0; k < w; k++ {
+		go func() {
+			defer p.wg.Done()
+			for {
+				g := int(p.next.Add(1) - 1)
+				if g >= n {
+					return
+				}
+				f(k, g)
+			}
+		}()
+	}
+	p.wg.Wait()
+}
+
 // headPacked is the packed path's state: shape-derived sizes and every
 // buffer, allocated on the first call and kept (no allocation per step).
 type headPacked struct {
@@ -111,7 +179,7 @@ type headPacked struct {
 	wpad    []float32   // W with rows padded to cp columns (only when C%16 != 0)
 	part    [][]float32 // per group: dW partial, vr × cp
 	scratch []headScratch
-	pool    headPool
+	pool    groupPool
 	kern16  bool
 	// maps holds the OS mappings under the large buffers (hugeFloats),
 	// unmapped by a cleanup once h is unreachable. A pointer of its own, so
@@ -144,7 +212,7 @@ type headScratch struct {
 // blocks of block rows (0: headBlockRows) and the kernel class k
 // (AVX2 or AVX-512).
 func newHeadPacked(n, c, v, block int, k Kernels) *headPacked {
-	h := &headPacked{mr: 6, cp: up16(c), vp: up16(v), asked: block, ks: headKSlice}
+	h := &headPacked{mr: 6, cp: headUp16(c), vp: headUp16(v), asked: block, ks: headKSlice}
 	if k >= KernelsAVX512 {
 		h.mr, h.kern16 = 16, true
 	}
@@ -240,8 +308,10 @@ func (op *LinearCrossEntropy) doPacked(x, w, dx, dw []float32) {
 	h := op.packed
 	c, v := op.c, op.v
 	h.ensure(min(Workers(), h.groups), op.Training)
-	parallelFor(h.vp/knr, 64, func(_, lo, hi int) {
-		packB(h.wt[lo*knr*c:hi*knr*c], true, c, min(hi*knr, v)-lo*knr, w[lo*knr*c:], c)
+	parallelFor(h.vp/headNR, 64, func(_, lo, hi int) {
+		for j := lo; j < hi; j++ {
+			packWTPanel(h.wt[j*headNR*c:(j+1)*headNR*c], w, j*headNR, v, c)
+		}
 	})
 	wsrc, ldw := w, c
 	if h.wpad != nil && op.Training {
@@ -321,10 +391,10 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 		}
 	}
 	l := s.l
-	for j0 := 0; j0 < h.vp; j0 += knr {
-		panel := h.wt[j0*c : (j0+knr)*c]
+	for j0 := 0; j0 < h.vp; j0 += headNR {
+		panel := h.wt[j0*c : (j0+headNR)*c]
 		for i0 := 0; i0 < rp; i0 += mr {
-			h.kernT(c, xt[i0:], rp, panel, knr, l[i0*ldl+j0:], ldl, false, false)
+			h.kernT(c, xt[i0:], rp, panel, headNR, l[i0*ldl+j0:], ldl, false, false)
 		}
 	}
 	invN := 1 / float64(op.n)
@@ -340,7 +410,7 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 	for k0 := 0; k0 < v; k0 += h.ks {
 		kk := min(h.ks, v-k0)
 		for i0 := 0; i0 < h.rp; i0 += mr {
-			for q := 0; q < cp; q += knr {
+			for q := 0; q < cp; q += headNR {
 				h.kernS(kk, l[i0*ldl+k0:], ldl, wsrc[k0*ldw+q:], ldw, s.dxb[i0*cp+q:], cp, k0 > 0)
 			}
 		}
@@ -349,7 +419,7 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 		copy(dx[(r0+i)*c:(r0+i+1)*c], s.dxb[i*cp:i*cp+c])
 	}
 	for v0 := 0; v0 < h.vr; v0 += mr {
-		for q := 0; q < cp; q += knr {
+		for q := 0; q < cp; q += headNR {
 			h.kernT(r, l[v0:], ldl, s.xb[q:], cp, part[v0*cp+q:], cp, !first, true)
 		}
 	}
