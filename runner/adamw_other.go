@@ -1,0 +1,9 @@
+//go:build !amd64
+
+package runner
+
+// adamVector: no vector AdamW kernel off amd64.
+const adamVector = false
+
+// updateVector does nothing off amd64 (the Go loop does every element).
+func (c *adamWCoef) updateVector(value, grad, m, v []float32, vector bool) int { return 0 }
