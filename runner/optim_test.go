@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tinyscale/tinyscale/ops"
+
 	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/mat"
 )
@@ -68,8 +70,8 @@ func TestAdamWStepSplitBitIdentical(t *testing.T) {
 // machine runs it) to the plain Go loop, bit for bit, at lengths that leave
 // every tail size, with gradients spanning zero, tiny and large values.
 func TestAdamWVectorBitIdentical(t *testing.T) {
-	if !adamVector {
-		t.Skip("no vector AdamW kernel in this process (TINYSCALE_CPU or CPU)")
+	if !adamVectorFor(ops.BestKernels(), nil) {
+		t.Skip("this CPU runs no vector AdamW kernel")
 	}
 	h := DefaultHyper()
 	for _, n := range []int{1, 3, 4, 5, 7, 8, 33, 1001} {
