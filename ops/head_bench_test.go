@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // BenchmarkLinearCrossEntropy times the fused head (forward with its
-// gradients) at the P1 shape (N 4096, C 64, V 8192): the packed path on this
+// gradients) at the P1 shapes (N 4096, V 8192; C 64: P1-Silia, C 256:
+// P1-GPT, whose n_embd is 4 heads of 64; and C 128): the packed path on this
 // CPU's kernel class (packed-avx512 or packed-avx2, and packed-avx2 too where
 // AVX-512 runs), beside the BLAS path on the BLAS that blas.Load picks
 // (OpenBLAS where it is installed; blas) and its three products alone on
@@ -22,7 +24,12 @@ func BenchmarkLinearCrossEntropy(b *testing.B) {
 	G.Use(impl)
 	b.Cleanup(func() { G.Use(prev) })
 	b.Logf("blas: %s", info)
-	const n, c, v = 4096, 64, 8192
+	for _, c := range []int{64, 128, 256} {
+		b.Run(fmt.Sprintf("C%d", c), func(b *testing.B) { benchHead(b, impl, 4096, c, 8192) })
+	}
+}
+
+func benchHead(b *testing.B, impl blas.Impl, n, c, v int) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := tensor.New(tensor.WithShape(n, c), tensor.WithBacking(randSlice(rng, n*c, 1)))
 	w := tensor.New(tensor.WithShape(v, c), tensor.WithBacking(randSlice(rng, v*c, 0.1)))
@@ -52,12 +59,18 @@ func BenchmarkLinearCrossEntropy(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			op.kern = k
 			b.ReportAllocs()
+			xs, ws := x.Float32s(), w.Float32s()
+			dx, dw := make([]float32, n*c), make([]float32, v*c)
 			for i := 0; i < b.N; i++ {
-				if _, err := op.Do(x, w); err != nil {
-					b.Fatal(err)
+				// the path named, also where Do would take the other one
+				// (packedPath: avx2 at C > headAVX2MaxC)
+				if k == KernelsGeneric {
+					op.doBLAS(xs, ws, dx, dw)
+				} else {
+					op.doPacked(xs, ws, dx, dw)
 				}
 			}
-			b.ReportMetric(3*2*n*c*v*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(float64(6*n*c*v)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 	b.Run("products-only", func(b *testing.B) {

@@ -384,17 +384,30 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 			clear(row)
 		}
 	}
-	rp, xt := h.rp, s.xt
-	for i := 0; i < rp; i++ {
-		for p, e := range s.xb[i*cp : i*cp+c] {
-			xt[p*rp+i] = e
+	rp, l := h.rp, s.l
+	if h.kern16 {
+		// Aᵀ kernel on x transposed: 16 rows' elements of one feature per
+		// cache line (10 % faster than the row-major kernel at P1).
+		xt := s.xt
+		for i := 0; i < rp; i++ {
+			for p, e := range s.xb[i*cp : i*cp+c] {
+				xt[p*rp+i] = e
+			}
 		}
-	}
-	l := s.l
-	for j0 := 0; j0 < h.vp; j0 += headNR {
-		panel := h.wt[j0*c : (j0+headNR)*c]
-		for i0 := 0; i0 < rp; i0 += mr {
-			h.kernT(c, xt[i0:], rp, panel, headNR, l[i0*ldl+j0:], ldl, false, false)
+		for j0 := 0; j0 < h.vp; j0 += headNR {
+			panel := h.wt[j0*c : (j0+headNR)*c]
+			for i0 := 0; i0 < rp; i0 += mr {
+				h.kernT(c, xt[i0:], rp, panel, headNR, l[i0*ldl+j0:], ldl, false, false)
+			}
+		}
+	} else {
+		// the 6-row kernel would use 6 floats of each line of x transposed:
+		// x's rows as they are
+		for j0 := 0; j0 < h.vp; j0 += headNR {
+			panel := h.wt[j0*c : (j0+headNR)*c]
+			for i0 := 0; i0 < rp; i0 += mr {
+				h.kernS(c, s.xb[i0*cp:], cp, panel, headNR, l[i0*ldl+j0:], ldl, false)
+			}
 		}
 	}
 	invN := 1 / float64(op.n)

@@ -51,6 +51,7 @@ func TestLinearCrossEntropyPackedMatchesReference(t *testing.T) {
 		{300, 64, 1000, 32}, // 10 blocks, V % 16 = 8
 		{45, 16, 203, 7},    // blocks smaller than a tile
 		{33, 5, 17, 0},      // C < 16
+		{40, 160, 70, 16},   // C > headAVX2MaxC: BLAS on avx2, packed on avx512
 	} {
 		rng := rand.New(rand.NewPCG(uint64(s.n), uint64(s.v)))
 		x, w := randSlice(rng, s.n*s.c, 1), randSlice(rng, s.v*s.c, 0.5)
