@@ -138,7 +138,10 @@ type Attention struct {
 	y             *tensor.Dense
 	// fma: the tile products run on the AVX2/FMA micro-kernel (when the
 	// CPU has it), otherwise on gonum's serial Sgemm.
-	fma  bool
+	fma bool
+	// rows: the class of the row kernels (attn_rows.go): RoPE and QK-norm
+	// of q and k, their backward, the softmax row max, o's normalisation.
+	rows Kernels
 	pool headPool
 }
 
@@ -162,7 +165,7 @@ func newAttentionOp(cfg AttnConfig) *Attention {
 	op := &Attention{base: newBase("Attention", []int{n, cfg.H * cfg.HD}, 2, 2), cfg: cfg,
 		qn: make([]float32, sz), kn: make([]float32, sz), o: make([]float32, sz),
 		lse: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H),
-		fma: haveFMA}
+		fma: haveFMA, rows: cpuKernels}
 	if cfg.RoPE {
 		op.cos, op.sin = RopeTables(cfg.T, cfg.HD)
 	}
@@ -208,11 +211,17 @@ func (op *Attention) prepQK(bh, h int, x []float32) {
 		row := x[t*stride:]
 		st := (bh*T + t) * hd
 		q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
+		if c.RoPE { // copy, rotate and normalise in one pass over each row
+			cs, sn := op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2]
+			rq := ropeNormRow(op.rows, q, row[qo:qo+hd], cs, sn, c.QKNorm)
+			rk := ropeNormRow(op.rows, kk, row[ko:ko+hd], cs, sn, c.QKNorm)
+			if c.QKNorm {
+				op.rsq[bh*T+t], op.rsk[bh*T+t] = rq, rk
+			}
+			continue
+		}
 		copy(q, row[qo:qo+hd])
 		copy(kk, row[ko:ko+hd])
-		if c.RoPE {
-			ropeQK(q, kk, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
-		}
 		if c.QKNorm {
 			op.rsq[bh*T+t] = rmsInPlace(q)
 			op.rsk[bh*T+t] = rmsInPlace(kk)
@@ -249,29 +258,24 @@ func (op *Attention) forward(out, qkv []float32) {
 			for li := 0; li < rb; li++ {
 				i := r0 + li
 				row := S[li*T : li*T+n]
-				m := row[0]
-				for _, s := range row[1 : i+1] {
-					if s > m {
-						m = s
-					}
-				}
-				m *= scale
+				m := attnRowMax(op.rows, row[:i+1]) * scale
 				l := w.expSum(row[:i+1], scale, m)
 				clear(row[i+1:])
 				inv[li] = 1 / l
 				lse[i] = m + float32(math.Log(float64(l)))
 			}
 			w.pv(O[r0*hd:], S, T, V, stride, r0, rb)
-			for li := 0; li < rb; li++ { // normalise o rather than P
-				o := O[(r0+li)*hd : (r0+li+1)*hd]
-				for d := range o {
-					o[d] *= inv[li]
+			for li := 0; li < rb; li++ { // normalise o rather than P, then the epilogue
+				i := r0 + li
+				o := O[i*hd : (i+1)*hd]
+				yo := (b*T+i)*H*hd + h*hd
+				if !c.Gate && !c.XSA {
+					attnScaleCopyRow(op.rows, out[yo:yo+hd], o, inv[li])
+					continue
 				}
+				attnScaleRow(op.rows, o, inv[li])
+				epilogue(out[yo:yo+hd], o, x[i*stride:], c, h)
 			}
-		}
-		for i := 0; i < T; i++ {
-			yo := (b*T+i)*H*hd + h*hd
-			epilogue(out[yo:yo+hd], O[i*hd:(i+1)*hd], x[i*stride:], c, h)
 		}
 	})
 }
@@ -426,25 +430,17 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			w.acc(dK, hd, dS, T, Q[r0*hd:], n, rb)
 			w.pv(dQ[r0*hd:], dS, T, K, hd, r0, rb)
 		}
-		// QK-norm and RoPE backward into dqkv
+		// QK-norm and RoPE backward, written straight into dqkv
+		qo, ko := c.off(0, h), c.off(1, h)
+		var cs, sn []float32
 		for t := 0; t < T; t++ {
 			drow := dqkv[(b*T+t)*stride:]
-			for p, dx := range [][]float32{dQ[t*hd : (t+1)*hd], dK[t*hd : (t+1)*hd]} {
-				if c.QKNorm {
-					xn, rs := op.qn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsq[bh*T+t]
-					if p == 1 {
-						xn, rs = op.kn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsk[bh*T+t]
-					}
-					m := dot(dx, xn) / float32(hd)
-					for d := range dx {
-						dx[d] = rs * (dx[d] - xn[d]*m)
-					}
-				}
-				if c.RoPE {
-					ropeBwd(dx, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
-				}
-				copy(drow[c.off(p, h):c.off(p, h)+hd], dx)
+			st := (bh*T + t) * hd
+			if c.RoPE {
+				cs, sn = op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2]
 			}
+			qkBwdRow(op.rows, drow[qo:qo+hd], dQ[t*hd:(t+1)*hd], op.qn[st:st+hd], cs, sn, op.rsq[bh*T+t], c.QKNorm, c.RoPE)
+			qkBwdRow(op.rows, drow[ko:ko+hd], dK[t*hd:(t+1)*hd], op.kn[st:st+hd], cs, sn, op.rsk[bh*T+t], c.QKNorm, c.RoPE)
 		}
 	})
 }

@@ -35,8 +35,9 @@ func TestExpf(t *testing.T) {
 	t.Logf("worst relative error %.3g", worst)
 }
 
-// TestAttentionTiledMatchesRowwise holds the tiled forward and backward, on
-// the FMA micro-kernel (where the CPU has it) and on gonum's Sgemm, to the
+// TestAttentionTiledMatchesRowwise holds the tiled forward and backward, for
+// every kernel class this CPU runs (the FMA micro-kernel and the vector row
+// kernels from avx2 up, gonum's Sgemm and the Go row kernels for generic), to the
 // row-at-a-time kernel they replaced and the forward to AttentionRef, on
 // shapes with several query blocks and ragged edges (T not a multiple of the
 // block or of 16, hd not a multiple of 16).
@@ -47,20 +48,16 @@ func TestAttentionTiledMatchesRowwise(t *testing.T) {
 		{B: 2, T: 67, H: 2, HD: 16, PerHead: true, RoPE: true, QKNorm: true, Gate: true, XSA: true},
 		{B: 3, T: 5, H: 1, HD: 6, PerHead: true},
 	}
-	kernels := []bool{false}
-	if haveFMA {
-		kernels = append(kernels, true)
-	}
 	for _, c := range cases {
-		for _, fma := range kernels {
-			t.Run(fmt.Sprintf("T%d-hd%d-fma=%v", c.T, c.HD, fma), func(t *testing.T) {
+		for _, kc := range supportedKernels() {
+			t.Run(fmt.Sprintf("T%d-hd%d-%s", c.T, c.HD, kc), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(5, 6))
 				n := c.B * c.T
 				qkv := randSlice(rng, n*c.H*c.Parts()*c.HD, 1.5)
 				dout := randSlice(rng, n*c.H*c.HD, 1)
 				got, want, ref := make([]float32, n*c.H*c.HD), make([]float32, n*c.H*c.HD), make([]float32, n*c.H*c.HD)
 				op, old := newAttentionOp(c), newAttentionOp(c)
-				op.fma = fma
+				op.fma, op.rows = kc >= KernelsAVX2, kc
 				op.forward(got, qkv)
 				old.forwardRowwise(want, qkv)
 				AttentionRef(ref, qkv, c)

@@ -1,0 +1,129 @@
+package ops
+
+import "math"
+
+// Row kernels of the fused attention op: the work on one q, k or o row of
+// one head outside the tile products. Each takes the kernel class k; the
+// generic class is the plain Go loop written here, which is the reference
+// the vector classes are held to (TestAttnRowKernels). The AVX2/FMA kernels
+// (attn_rows_amd64.s) do the first multiple of 8 elements of each half-row
+// (or row) and the Go loop the rest, so any length works. They are 8-lane
+// only: at the head dims in use (hd 16-128, half-rows of 8-64) 16-lane
+// variants would save a few instructions per row, not worth a third path;
+// so the avx2 and avx512 classes give the same bits here.
+
+// ropeNormRow sets y = RoPE(x) for one row (hd = 2·len(cos); cos, sin: the
+// row's position's tables), y[i] = x[i]c + x[i+d]s, y[i+d] = x[i+d]c − x[i]s,
+// and with norm scales y to unit RMS, returning 1/rms = 1/sqrt(mean(y²) +
+// RMSEps) (sum of squares in float64); without norm it returns 1. y and x
+// may alias.
+func ropeNormRow(k Kernels, y, x, cos, sin []float32, norm bool) float32 {
+	d := len(cos)
+	y, x, sin = y[:2*d], x[:2*d], sin[:d]
+	var ss float64
+	i0 := 0
+	if k >= KernelsAVX2 && d >= 8 {
+		i0 = d &^ 7
+		ss = ropeSumSq8(y, x, cos, sin)
+	}
+	for i := i0; i < d; i++ {
+		x1, x2 := x[i], x[i+d]
+		y1, y2 := x1*cos[i]+x2*sin[i], x2*cos[i]-x1*sin[i]
+		y[i], y[i+d] = y1, y2
+		ss += float64(y1)*float64(y1) + float64(y2)*float64(y2)
+	}
+	if !norm {
+		return 1
+	}
+	rs := float32(1 / math.Sqrt(ss/float64(2*d)+RMSEps))
+	attnScaleRow(k, y, rs)
+	return rs
+}
+
+// attnScaleRow sets x[i] *= s.
+func attnScaleRow(k Kernels, x []float32, s float32) {
+	i0 := 0
+	if k >= KernelsAVX2 {
+		i0 = len(x) &^ 7
+		attnScale8(x[:i0], s)
+	}
+	for i := i0; i < len(x); i++ {
+		x[i] *= s
+	}
+}
+
+// attnScaleCopyRow sets o[i] *= s and y[i] = o[i] (len(o) elements).
+func attnScaleCopyRow(k Kernels, y, o []float32, s float32) {
+	y = y[:len(o)]
+	i0 := 0
+	if k >= KernelsAVX2 {
+		i0 = len(o) &^ 7
+		attnScaleTo8(y[:i0], o[:i0], s)
+	}
+	for i := i0; i < len(o); i++ {
+		o[i] *= s
+		y[i] = o[i]
+	}
+}
+
+// attnRowMax returns the largest element of x (len(x) > 0; NaNs: unspecified
+// which element is returned, as any shift of a row with a NaN gives NaNs).
+func attnRowMax(k Kernels, x []float32) float32 {
+	m := x[0]
+	i0 := 1
+	if k >= KernelsAVX2 && len(x) >= 8 {
+		i0 = len(x) &^ 7
+		m = attnMax8(x[:i0])
+	}
+	for _, v := range x[i0:] {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+// qkBwdRow writes into dst the gradient of one q or k row before RoPE and
+// QK-norm, from dx, the gradient of the rotated, normalised row xn with
+// 1/rms rs (both saved by the forward): the norm's backward dx' = rs·(dx −
+// xn·mean(dx∘xn)) (with norm), then RoPE's transpose dst[i] = dx'[i]c −
+// dx'[i+d]s, dst[i+d] = dx'[i]s + dx'[i+d]c (with rope; cos, sin as in
+// ropeNormRow), else a copy. dx is not changed; dst must not alias it.
+func qkBwdRow(k Kernels, dst, dx, xn, cos, sin []float32, rs float32, norm, rope bool) {
+	hd := len(dx)
+	dst = dst[:hd]
+	var m float32
+	if norm {
+		xn = xn[:hd]
+		m = dot(dx, xn) / float32(hd)
+	}
+	if !rope {
+		if !norm {
+			copy(dst, dx)
+			return
+		}
+		for i, v := range dx {
+			dst[i] = rs * (v - xn[i]*m)
+		}
+		return
+	}
+	d := len(cos)
+	sin = sin[:d]
+	_ = dx[2*d-1]
+	i0 := 0
+	if k >= KernelsAVX2 && d >= 8 {
+		i0 = d &^ 7
+		if norm {
+			normRopeBwd8(dst, dx, xn, cos, sin, rs, m)
+		} else {
+			ropeBwd8(dst, dx, cos, sin)
+		}
+	}
+	for i := i0; i < d; i++ {
+		d1, d2 := dx[i], dx[i+d]
+		if norm {
+			d1, d2 = rs*(d1-xn[i]*m), rs*(d2-xn[i+d]*m)
+		}
+		dst[i], dst[i+d] = d1*cos[i]-d2*sin[i], d1*sin[i]+d2*cos[i]
+	}
+}

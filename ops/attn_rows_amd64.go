@@ -1,0 +1,36 @@
+package ops
+
+// AVX2/FMA row kernels of the attention op (attn_rows_amd64.s); the Go
+// wrappers in attn_rows.go check the lengths and do the remainders. d is
+// len(cos), a half-row; only i < d rounded down to a multiple of 8 is done.
+
+// ropeSumSq8 sets y[i], y[i+d] = RoPE(x) for i < d&^7 and returns the
+// float64 sum of the squares of the values written.
+//
+//go:noescape
+func ropeSumSq8(y, x, cos, sin []float32) float64
+
+// attnScale8 sets x[i] *= s for i < len(x)&^7.
+//
+//go:noescape
+func attnScale8(x []float32, s float32)
+
+// attnScaleTo8 sets o[i] *= s, y[i] = o[i] for i < len(o)&^7.
+//
+//go:noescape
+func attnScaleTo8(y, o []float32, s float32)
+
+// attnMax8 returns the largest of x[0:len(x)&^7] (len(x) >= 8).
+//
+//go:noescape
+func attnMax8(x []float32) float32
+
+// normRopeBwd8 is qkBwdRow with norm and rope for i < d&^7.
+//
+//go:noescape
+func normRopeBwd8(dst, dx, xn, cos, sin []float32, rs, m float32)
+
+// ropeBwd8 is qkBwdRow with rope only for i < d&^7.
+//
+//go:noescape
+func ropeBwd8(dst, dx, cos, sin []float32)

@@ -1,0 +1,211 @@
+#include "textflag.h"
+
+// AVX2/FMA row kernels of the attention op (contracts in attn_rows_amd64.go).
+// d = len(cos) is the half-row; the second half of a row is d*4 bytes
+// (DX) after the first. Each loop step does 8 elements of each half.
+
+// func ropeSumSq8(y, x, cos, sin []float32) float64
+TEXT ·ropeSumSq8(SB), NOSPLIT, $0-104
+	MOVQ   y_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   cos_base+48(FP), R8
+	MOVQ   cos_len+56(FP), CX
+	MOVQ   sin_base+72(FP), R9
+	MOVQ   CX, DX
+	SHLQ   $2, DX
+	SHRQ   $3, CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+	JZ     rsdone
+
+rsloop:
+	VMOVUPS      (SI), Y2       // x1
+	VMOVUPS      (SI)(DX*1), Y3 // x2
+	VMOVUPS      (R8), Y4       // c
+	VMOVUPS      (R9), Y5       // s
+	VMULPS       Y5, Y3, Y6     // x2 s
+	VFMADD231PS  Y4, Y2, Y6     // y1 = x1 c + x2 s
+	VMULPS       Y5, Y2, Y7     // x1 s
+	VFMSUB231PS  Y4, Y3, Y7     // y2 = x2 c - x1 s
+	VMOVUPS      Y6, (DI)
+	VMOVUPS      Y7, (DI)(DX*1)
+	VCVTPS2PD    X6, Y8
+	VEXTRACTF128 $1, Y6, X9
+	VCVTPS2PD    X9, Y9
+	VFMADD231PD  Y8, Y8, Y0
+	VFMADD231PD  Y9, Y9, Y1
+	VCVTPS2PD    X7, Y8
+	VEXTRACTF128 $1, Y7, X9
+	VCVTPS2PD    X9, Y9
+	VFMADD231PD  Y8, Y8, Y0
+	VFMADD231PD  Y9, Y9, Y1
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	ADDQ         $32, R8
+	ADDQ         $32, R9
+	DECQ         CX
+	JNZ          rsloop
+
+rsdone:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VHADDPD      X0, X0, X0
+	VMOVSD       X0, ret+96(FP)
+	VZEROUPPER
+	RET
+
+// func attnScale8(x []float32, s float32)
+TEXT ·attnScale8(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), SI
+	MOVQ         x_len+8(FP), CX
+	VBROADCASTSS s+24(FP), Y0
+	SHRQ         $3, CX
+	JZ           scdone
+
+scloop:
+	VMULPS  (SI), Y0, Y1
+	VMOVUPS Y1, (SI)
+	ADDQ    $32, SI
+	DECQ    CX
+	JNZ     scloop
+
+scdone:
+	VZEROUPPER
+	RET
+
+// func attnScaleTo8(y, o []float32, s float32)
+TEXT ·attnScaleTo8(SB), NOSPLIT, $0-52
+	MOVQ         y_base+0(FP), DI
+	MOVQ         o_base+24(FP), SI
+	MOVQ         o_len+32(FP), CX
+	VBROADCASTSS s+48(FP), Y0
+	SHRQ         $3, CX
+	JZ           stdone
+
+stloop:
+	VMULPS  (SI), Y0, Y1
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y1, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	DECQ    CX
+	JNZ     stloop
+
+stdone:
+	VZEROUPPER
+	RET
+
+// func attnMax8(x []float32) float32
+// Two accumulators over 16 at a time, then one block of 8 if left.
+TEXT ·attnMax8(SB), NOSPLIT, $0-28
+	MOVQ    x_base+0(FP), SI
+	MOVQ    x_len+8(FP), CX
+	SHRQ    $3, CX
+	VMOVUPS (SI), Y0
+	VMOVAPS Y0, Y1
+	ADDQ    $32, SI
+	DECQ    CX
+	CMPQ    CX, $2
+	JLT     mxone
+
+mxloop:
+	VMAXPS (SI), Y0, Y0
+	VMAXPS 32(SI), Y1, Y1
+	ADDQ   $64, SI
+	SUBQ   $2, CX
+	CMPQ   CX, $2
+	JGE    mxloop
+
+mxone:
+	TESTQ  CX, CX
+	JZ     mxdone
+	VMAXPS (SI), Y0, Y0
+
+mxdone:
+	VMAXPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X1, X0, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X1, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+24(FP)
+	RET
+
+// func normRopeBwd8(dst, dx, xn, cos, sin []float32, rs, m float32)
+TEXT ·normRopeBwd8(SB), NOSPLIT, $0-128
+	MOVQ         dst_base+0(FP), DI
+	MOVQ         dx_base+24(FP), SI
+	MOVQ         xn_base+48(FP), R10
+	MOVQ         cos_base+72(FP), R8
+	MOVQ         cos_len+80(FP), CX
+	MOVQ         sin_base+96(FP), R9
+	VBROADCASTSS rs+120(FP), Y0
+	VBROADCASTSS m+124(FP), Y1
+	MOVQ         CX, DX
+	SHLQ         $2, DX
+	SHRQ         $3, CX
+	JZ           nrdone
+
+nrloop:
+	VMOVUPS      (SI), Y2
+	VMOVUPS      (SI)(DX*1), Y3
+	VFNMADD231PS (R10), Y1, Y2       // dx1 - xn1 m
+	VFNMADD231PS (R10)(DX*1), Y1, Y3 // dx2 - xn2 m
+	VMULPS       Y0, Y2, Y2          // a
+	VMULPS       Y0, Y3, Y3          // b
+	VMOVUPS      (R8), Y4            // c
+	VMOVUPS      (R9), Y5            // s
+	VMULPS       Y5, Y3, Y6          // b s
+	VFMSUB231PS  Y4, Y2, Y6          // a c - b s
+	VMULPS       Y5, Y2, Y7          // a s
+	VFMADD231PS  Y4, Y3, Y7          // b c + a s
+	VMOVUPS      Y6, (DI)
+	VMOVUPS      Y7, (DI)(DX*1)
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	ADDQ         $32, R10
+	ADDQ         $32, R8
+	ADDQ         $32, R9
+	DECQ         CX
+	JNZ          nrloop
+
+nrdone:
+	VZEROUPPER
+	RET
+
+// func ropeBwd8(dst, dx, cos, sin []float32)
+TEXT ·ropeBwd8(SB), NOSPLIT, $0-96
+	MOVQ dst_base+0(FP), DI
+	MOVQ dx_base+24(FP), SI
+	MOVQ cos_base+48(FP), R8
+	MOVQ cos_len+56(FP), CX
+	MOVQ sin_base+72(FP), R9
+	MOVQ CX, DX
+	SHLQ $2, DX
+	SHRQ $3, CX
+	JZ   rbdone
+
+rbloop:
+	VMOVUPS     (SI), Y2
+	VMOVUPS     (SI)(DX*1), Y3
+	VMOVUPS     (R8), Y4
+	VMOVUPS     (R9), Y5
+	VMULPS      Y5, Y3, Y6     // d2 s
+	VFMSUB231PS Y4, Y2, Y6     // d1 c - d2 s
+	VMULPS      Y5, Y2, Y7     // d1 s
+	VFMADD231PS Y4, Y3, Y7     // d2 c + d1 s
+	VMOVUPS     Y6, (DI)
+	VMOVUPS     Y7, (DI)(DX*1)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	ADDQ        $32, R8
+	ADDQ        $32, R9
+	DECQ        CX
+	JNZ         rbloop
+
+rbdone:
+	VZEROUPPER
+	RET

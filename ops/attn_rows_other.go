@@ -1,0 +1,55 @@
+//go:build !amd64
+
+package ops
+
+// Plain-Go twins of the amd64 attention row kernels (never called here: only
+// the generic class exists off amd64). Same contract as attn_rows_amd64.go.
+
+func ropeSumSq8(y, x, cos, sin []float32) float64 {
+	d := len(cos)
+	var ss float64
+	for i := 0; i < d&^7; i++ {
+		x1, x2 := x[i], x[i+d]
+		y1, y2 := x1*cos[i]+x2*sin[i], x2*cos[i]-x1*sin[i]
+		y[i], y[i+d] = y1, y2
+		ss += float64(y1)*float64(y1) + float64(y2)*float64(y2)
+	}
+	return ss
+}
+
+func attnScale8(x []float32, s float32) {
+	for i := range x[:len(x)&^7] {
+		x[i] *= s
+	}
+}
+
+func attnScaleTo8(y, o []float32, s float32) {
+	for i := range o[:len(o)&^7] {
+		o[i] *= s
+		y[i] = o[i]
+	}
+}
+
+func attnMax8(x []float32) float32 {
+	m := x[0]
+	for _, v := range x[:len(x)&^7] {
+		m = max(m, v)
+	}
+	return m
+}
+
+func normRopeBwd8(dst, dx, xn, cos, sin []float32, rs, m float32) {
+	d := len(cos)
+	for i := 0; i < d&^7; i++ {
+		d1, d2 := rs*(dx[i]-xn[i]*m), rs*(dx[i+d]-xn[i+d]*m)
+		dst[i], dst[i+d] = d1*cos[i]-d2*sin[i], d1*sin[i]+d2*cos[i]
+	}
+}
+
+func ropeBwd8(dst, dx, cos, sin []float32) {
+	d := len(cos)
+	for i := 0; i < d&^7; i++ {
+		d1, d2 := dx[i], dx[i+d]
+		dst[i], dst[i+d] = d1*cos[i]-d2*sin[i], d1*sin[i]+d2*cos[i]
+	}
+}

@@ -1,0 +1,128 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestAttnRowKernels holds each attention row kernel, on every class this
+// CPU runs, to a float64 reference of its formula at half-row lengths around
+// the vector width (so the Go remainder after the 8-lane part is exercised),
+// and checks that nothing past the row is written.
+func TestAttnRowKernels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, k := range supportedKernels() {
+		for _, d := range []int{1, 3, 7, 8, 9, 12, 15, 16, 17, 32, 33, 64} {
+			t.Run(fmt.Sprintf("%s-d%d", k, d), func(t *testing.T) {
+				hd := 2 * d
+				x := randSlice(rng, hd, 3)
+				cos, sin := make([]float32, d), make([]float32, d)
+				for i := range cos {
+					a := rng.Float64() * 2 * math.Pi
+					cos[i], sin[i] = float32(math.Cos(a)), float32(math.Sin(a))
+				}
+				rot := func(x []float32, i int) (float64, float64) {
+					x1, x2 := float64(x[i]), float64(x[i+d])
+					return x1*float64(cos[i]) + x2*float64(sin[i]), x2*float64(cos[i]) - x1*float64(sin[i])
+				}
+				for _, norm := range []bool{false, true} {
+					y := make([]float32, hd+1)
+					y[hd] = 7
+					rs := ropeNormRow(k, y[:hd], x, cos, sin, norm)
+					want := make([]float64, hd)
+					var ss float64
+					for i := 0; i < d; i++ {
+						want[i], want[i+d] = rot(x, i)
+						ss += want[i]*want[i] + want[i+d]*want[i+d]
+					}
+					wrs := 1.0
+					if norm {
+						wrs = 1 / math.Sqrt(ss/float64(hd)+RMSEps)
+					}
+					if math.Abs(float64(rs)-wrs) > 1e-6*wrs {
+						t.Errorf("norm %v: 1/rms %g, want %g", norm, rs, wrs)
+					}
+					for i := range want {
+						if w := want[i] * wrs; math.Abs(float64(y[i])-w) > 1e-6*(math.Abs(w)+3*wrs) {
+							t.Errorf("norm %v: y[%d] = %g, want %g", norm, i, y[i], w)
+						}
+					}
+					if y[hd] != 7 {
+						t.Errorf("norm %v: wrote past the row", norm)
+					}
+				}
+				// backward: norm and rope, rope only, norm only, neither
+				dx, xn := randSlice(rng, hd, 2), randSlice(rng, hd, 1.5)
+				const rs = 0.75
+				for _, c := range []struct{ norm, rope bool }{{true, true}, {false, true}, {true, false}, {false, false}} {
+					g := make([]float64, hd)
+					var m float64
+					for i := range xn {
+						m += float64(dx[i]) * float64(xn[i])
+					}
+					m /= float64(hd)
+					for i := range g {
+						g[i] = float64(dx[i])
+						if c.norm {
+							g[i] = rs * (g[i] - float64(xn[i])*m)
+						}
+					}
+					want := append([]float64(nil), g...)
+					if c.rope {
+						for i := 0; i < d; i++ {
+							want[i] = g[i]*float64(cos[i]) - g[i+d]*float64(sin[i])
+							want[i+d] = g[i]*float64(sin[i]) + g[i+d]*float64(cos[i])
+						}
+					}
+					dst := make([]float32, hd+1)
+					dst[hd] = 7
+					keep := append([]float32(nil), dx...)
+					qkBwdRow(k, dst[:hd], dx, xn, cos, sin, rs, c.norm, c.rope)
+					for i := range want {
+						if math.Abs(float64(dst[i])-want[i]) > 2e-6*(math.Abs(want[i])+2) {
+							t.Errorf("%+v: dst[%d] = %g, want %g", c, i, dst[i], want[i])
+						}
+					}
+					if dst[hd] != 7 {
+						t.Errorf("%+v: wrote past the row", c)
+					}
+					for i := range dx {
+						if dx[i] != keep[i] {
+							t.Fatalf("%+v: dx changed", c)
+						}
+					}
+				}
+				// scale, scale-and-copy, max
+				n := hd + 1
+				v := randSlice(rng, n, 5)
+				v[n/2] = 40
+				if got := attnRowMax(k, v); got != 40 {
+					t.Errorf("max %g, want 40", got)
+				}
+				v[n/2] = -1
+				wm := v[0]
+				for _, e := range v {
+					wm = max(wm, e)
+				}
+				if got := attnRowMax(k, v); got != wm {
+					t.Errorf("max %g, want %g", got, wm)
+				}
+				orig := append([]float32(nil), v...)
+				o, y := append([]float32(nil), v...), make([]float32, n+1)
+				y[n] = 7
+				attnScaleRow(k, v, 0.3)
+				attnScaleCopyRow(k, y, o, 0.3)
+				for i := range v {
+					if w := orig[i] * 0.3; v[i] != w || o[i] != w || y[i] != w {
+						t.Fatalf("scale at %d: %g %g %g, want %g", i, v[i], o[i], y[i], w)
+					}
+				}
+				if y[n] != 7 {
+					t.Error("scale-and-copy wrote past the row")
+				}
+			})
+		}
+	}
+}
