@@ -330,21 +330,24 @@ func (op *attentionBwd) Do(vs ...G.Value) (G.Value, error) {
 // (rotated, normalised q and k, o and the log-sum-exp): per (batch, head) and
 // block of attnBlock query rows, P is recomputed from q kᵀ, dP = dO vᵀ,
 // dS = P∘(dP − rowsum(dO∘o))/sqrt(hd), then dv += Pᵀ dO, dk += dSᵀ q and
-// dq = dS k, each as one tile product.
+// dq = dS k, each as one tile product. The blocks run last to first, so the
+// first block's products (which cover every key) set dk and dv rather than
+// add to zeroed buffers. dq, dk and dv are kept in the worker's scratch and
+// written into dqkv row by row at the end, each row's parts in one pass.
 func (op *Attention) backward(dqkv, qkv, dout []float32) {
 	c := op.cfg
 	T, hd, H := c.T, c.HD, c.H
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	br := min(attnBlock, T)
-	per := 3*T*hd + T + 2*br*T
+	per := 4*T*hd + T + 2*br*T
 	op.ensureScratch(per)
 	op.pool.each(c.B*H, func(k, bh int) {
 		sc, w := op.workerScratch(k, per)
-		dO, dQ, dK, D := sc[:T*hd], sc[T*hd:2*T*hd], sc[2*T*hd:3*T*hd], sc[3*T*hd:3*T*hd+T]
-		P, dS := sc[3*T*hd+T:3*T*hd+T+br*T], sc[3*T*hd+T+br*T:]
+		dO, dQ, dK, dVs := sc[:T*hd], sc[T*hd:2*T*hd], sc[2*T*hd:3*T*hd], sc[3*T*hd:4*T*hd]
+		D, sc := sc[4*T*hd:4*T*hd+T], sc[4*T*hd+T:]
+		P, dS := sc[:br*T], sc[br*T:]
 		b, h := bh/H, bh%H
-		zero(dK)
 		// epilogue backward: dO, dv (xsa), dg (gate)
 		for i := 0; i < T; i++ {
 			row := qkv[(b*T+i)*stride:]
@@ -352,8 +355,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
 			gy := dout[(b*T+i)*H*hd+h*hd : (b*T+i)*H*hd+(h+1)*hd]
 			do := dO[i*hd : (i+1)*hd]
-			dv := drow[c.off(2, h) : c.off(2, h)+hd]
-			zero(dv)
+			dv := dVs[i*hd : (i+1)*hd]
 			copy(do, gy)
 			var g []float32
 			if c.Gate {
@@ -408,9 +410,9 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 		Q, K := op.qn[bh*T*hd:(bh+1)*T*hd], op.kn[bh*T*hd:(bh+1)*T*hd]
 		lse := op.lse[bh*T : (bh+1)*T]
 		V := qkv[b*T*stride+c.off(2, h):]
-		dV := dqkv[b*T*stride+c.off(2, h):]
 		w.packBackward(K, V, stride)
-		for r0 := 0; r0 < T; r0 += br {
+		last := (T - 1) / br * br
+		for r0 := last; r0 >= 0; r0 -= br {
 			rb := min(br, T-r0)
 			n := r0 + rb
 			w.qk(P, T, Q[r0*hd:], K, r0, rb)
@@ -426,12 +428,21 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 				clear(prow[i+1:])
 				clear(srow[i+1:])
 			}
-			w.acc(dV, stride, P, T, dO[r0*hd:], n, rb)
-			w.acc(dK, hd, dS, T, Q[r0*hd:], n, rb)
+			// the first block (r0 == last, n == T) sets dk and dv (dv holds
+			// the exclusive step's term with XSA: added to)
+			bv, bk := float32(1), float32(1)
+			if r0 == last {
+				bk = 0
+				if !c.XSA {
+					bv = 0
+				}
+			}
+			w.acc(dVs, hd, P, T, dO[r0*hd:], n, rb, bv)
+			w.acc(dK, hd, dS, T, Q[r0*hd:], n, rb, bk)
 			w.pv(dQ[r0*hd:], dS, T, K, hd, r0, rb)
 		}
-		// QK-norm and RoPE backward, written straight into dqkv
-		qo, ko := c.off(0, h), c.off(1, h)
+		// QK-norm and RoPE backward, written straight into dqkv, and dv
+		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
 		var cs, sn []float32
 		for t := 0; t < T; t++ {
 			drow := dqkv[(b*T+t)*stride:]
@@ -441,6 +452,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			}
 			qkBwdRow(op.rows, drow[qo:qo+hd], dQ[t*hd:(t+1)*hd], op.qn[st:st+hd], cs, sn, op.rsq[bh*T+t], c.QKNorm, c.RoPE)
 			qkBwdRow(op.rows, drow[ko:ko+hd], dK[t*hd:(t+1)*hd], op.kn[st:st+hd], cs, sn, op.rsk[bh*T+t], c.QKNorm, c.RoPE)
+			copy(drow[vo:vo+hd], dVs[t*hd:(t+1)*hd])
 		}
 	})
 }

@@ -341,15 +341,15 @@ func (w attnTiles) pv(o []float32, p []float32, lds int, x []float32, ldx, r0, r
 	gemm(false, false, rb, w.hd, r0+rb, 1, p, lds, x, ldx, 0, o, w.hd)
 }
 
-// acc adds p[0:rb, 0:n]ᵀ · x (rb × hd, row stride hd) to c (n × hd, row
-// stride ldc).
-func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, n, rb int) {
+// acc sets c (n × hd, row stride ldc) to p[0:rb, 0:n]ᵀ · x (rb × hd, row
+// stride hd) + beta c, beta 0 or 1.
+func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, n, rb int, beta float32) {
 	if w.fma {
 		packB(w.blk, false, rb, w.hd, x, w.hd)
-		gemmPacked(w.pa, true, n, w.hd, rb, -1, -1, p, lds, w.blk, rb, 1, c, ldc)
+		gemmPacked(w.pa, true, n, w.hd, rb, -1, -1, p, lds, w.blk, rb, beta, c, ldc)
 		return
 	}
-	gemm(true, false, n, w.hd, rb, 1, p, lds, x, w.hd, 1, c, ldc)
+	gemm(true, false, n, w.hd, rb, 1, p, lds, x, w.hd, beta, c, ldc)
 }
 
 // headPool runs an attention kernel over (batch, head) indices; it lives in
