@@ -171,6 +171,14 @@ func packT16(dst []float32, lddst, count int, src []float32, ld int) {
 	}
 	_ = src[15*ld+count-1]
 	_ = dst[(count-1)*lddst+15]
+	if haveFMA && count >= 8 { // register transposes, then the rest here
+		c8 := count &^ 7
+		packT16x8(dst, lddst, src, ld, c8)
+		if c8 == count {
+			return
+		}
+		dst, src, count = dst[c8*lddst:], src[c8:], count-c8
+	}
 	r0, r1, r2, r3 := src[0*ld:0*ld+count], src[1*ld:1*ld+count], src[2*ld:2*ld+count], src[3*ld:3*ld+count]
 	r4, r5, r6, r7 := src[4*ld:4*ld+count], src[5*ld:5*ld+count], src[6*ld:6*ld+count], src[7*ld:7*ld+count]
 	r8, r9, r10, r11 := src[8*ld:8*ld+count], src[9*ld:9*ld+count], src[10*ld:10*ld+count], src[11*ld:11*ld+count]

@@ -34,3 +34,9 @@ func normRopeBwd8(dst, dx, xn, cos, sin []float32, rs, m float32)
 //
 //go:noescape
 func ropeBwd8(dst, dx, cos, sin []float32)
+
+// packT16x8 is packT16 for q < count&^7 (two 8×8 register transposes per 8
+// values of q); the caller checks the bounds.
+//
+//go:noescape
+func packT16x8(dst []float32, lddst int, src []float32, ld, count int)

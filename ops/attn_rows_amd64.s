@@ -209,3 +209,96 @@ rbloop:
 rbdone:
 	VZEROUPPER
 	RET
+
+// TR8 transposes the 8×8 block held as Y0..Y3 = rows 0..3 of columns 0..3
+// (low lane) and rows 4..7 (high lane), Y4..Y7 the same for columns 4..7:
+// afterwards Y_c holds column c (rows 0..7). Y8..Y15 are clobbered.
+#define TR8 \
+	VUNPCKLPS Y1, Y0, Y8 \
+	VUNPCKHPS Y1, Y0, Y9 \
+	VUNPCKLPS Y3, Y2, Y10 \
+	VUNPCKHPS Y3, Y2, Y11 \
+	VUNPCKLPS Y5, Y4, Y12 \
+	VUNPCKHPS Y5, Y4, Y13 \
+	VUNPCKLPS Y7, Y6, Y14 \
+	VUNPCKHPS Y7, Y6, Y15 \
+	VSHUFPS   $0x44, Y10, Y8, Y0 \
+	VSHUFPS   $0xEE, Y10, Y8, Y1 \
+	VSHUFPS   $0x44, Y11, Y9, Y2 \
+	VSHUFPS   $0xEE, Y11, Y9, Y3 \
+	VSHUFPS   $0x44, Y14, Y12, Y4 \
+	VSHUFPS   $0xEE, Y14, Y12, Y5 \
+	VSHUFPS   $0x44, Y15, Y13, Y6 \
+	VSHUFPS   $0xEE, Y15, Y13, Y7
+
+// LOAD8 loads 8 columns (q0..q0+7) of the 8 source rows at R, R+ld, ...,
+// R+7ld (R3 = R+3ld) into Y0..Y7 in TR8's layout.
+#define LOAD8(R, R3) \
+	VMOVUPS     (R), X0 \
+	VINSERTF128 $1, (R)(R9*4), Y0, Y0 \
+	VMOVUPS     (R)(R9*1), X1 \
+	VINSERTF128 $1, (R3)(R9*2), Y1, Y1 \
+	VMOVUPS     (R)(R9*2), X2 \
+	VINSERTF128 $1, (R)(R11*2), Y2, Y2 \
+	VMOVUPS     (R3), X3 \
+	VINSERTF128 $1, (R3)(R9*4), Y3, Y3 \
+	VMOVUPS     16(R), X4 \
+	VINSERTF128 $1, 16(R)(R9*4), Y4, Y4 \
+	VMOVUPS     16(R)(R9*1), X5 \
+	VINSERTF128 $1, 16(R3)(R9*2), Y5, Y5 \
+	VMOVUPS     16(R)(R9*2), X6 \
+	VINSERTF128 $1, 16(R)(R11*2), Y6, Y6 \
+	VMOVUPS     16(R3), X7 \
+	VINSERTF128 $1, 16(R3)(R9*4), Y7, Y7
+
+// STORE8 stores Y0..Y7 at byte offset OFF of destination rows 0..7 (DI,
+// BX = DI + 3 lddst).
+#define STORE8(OFF) \
+	VMOVUPS Y0, OFF(DI) \
+	VMOVUPS Y1, OFF(DI)(R8*1) \
+	VMOVUPS Y2, OFF(DI)(R8*2) \
+	VMOVUPS Y3, OFF(BX) \
+	VMOVUPS Y4, OFF(DI)(R8*4) \
+	VMOVUPS Y5, OFF(BX)(R8*2) \
+	VMOVUPS Y6, OFF(DI)(AX*2) \
+	VMOVUPS Y7, OFF(BX)(R8*4)
+
+// func packT16x8(dst []float32, lddst int, src []float32, ld, count int)
+// dst[q*lddst+j] = src[j*ld+q] for j < 16, q < count&^7: two 8×8 register
+// transposes per 8 values of q. lddst and ld are in elements.
+TEXT ·packT16x8(SB), NOSPLIT, $0-72
+	MOVQ dst_base+0(FP), DI
+	MOVQ lddst+24(FP), R8
+	MOVQ src_base+32(FP), SI
+	MOVQ ld+56(FP), R9
+	MOVQ count+64(FP), CX
+	SHLQ $2, R8
+	SHLQ $2, R9
+	LEAQ (R8)(R8*2), AX
+	LEAQ (R9)(R9*2), R11
+	LEAQ (DI)(AX*1), BX
+	LEAQ (SI)(R11*1), R10
+	LEAQ (SI)(R9*8), R12
+	LEAQ (R12)(R11*1), R13
+	SHRQ $3, CX
+	JZ   ptdone
+
+ptloop:
+	LOAD8(SI, R10)
+	TR8
+	STORE8(0)
+	LOAD8(R12, R13)
+	TR8
+	STORE8(32)
+	ADDQ $32, SI
+	ADDQ $32, R10
+	ADDQ $32, R12
+	ADDQ $32, R13
+	LEAQ (DI)(R8*8), DI
+	LEAQ (BX)(R8*8), BX
+	DECQ CX
+	JNZ  ptloop
+
+ptdone:
+	VZEROUPPER
+	RET

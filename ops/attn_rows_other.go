@@ -53,3 +53,11 @@ func ropeBwd8(dst, dx, cos, sin []float32) {
 		dst[i], dst[i+d] = d1*cos[i]-d2*sin[i], d1*sin[i]+d2*cos[i]
 	}
 }
+
+func packT16x8(dst []float32, lddst int, src []float32, ld, count int) {
+	for q := 0; q < count&^7; q++ {
+		for j := 0; j < 16; j++ {
+			dst[q*lddst+j] = src[j*ld+q]
+		}
+	}
+}

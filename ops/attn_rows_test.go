@@ -126,3 +126,33 @@ func TestAttnRowKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestPackT16 holds packT16 (register transposes for each 8 values of q on
+// AVX2, then a Go loop) to its definition at counts around 8 and strides
+// beyond 16, and checks it writes nothing else.
+func TestPackT16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, count := range []int{1, 7, 8, 9, 15, 16, 17, 40, 64} {
+		const ld, lddst = 70, 19
+		src := randSlice(rng, 16*ld, 1)
+		dst := make([]float32, count*lddst+1)
+		for i := range dst {
+			dst[i] = -1
+		}
+		packT16(dst, lddst, count, src, ld)
+		for q := 0; q < count; q++ {
+			for j := 0; j < lddst; j++ {
+				want := float32(-1)
+				if j < 16 {
+					want = src[j*ld+q]
+				}
+				if got := dst[q*lddst+j]; got != want {
+					t.Fatalf("count %d: dst[%d*%d+%d] = %g, want %g", count, q, lddst, j, got, want)
+				}
+			}
+		}
+		if dst[count*lddst] != -1 {
+			t.Fatalf("count %d: wrote past the end", count)
+		}
+	}
+}
