@@ -437,8 +437,8 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 					bv = 0
 				}
 			}
-			w.acc(dVs, hd, P, T, dO[r0*hd:], n, rb, bv)
-			w.acc(dK, hd, dS, T, Q[r0*hd:], n, rb, bk)
+			w.acc(dVs, hd, P, T, dO[r0*hd:], r0, n, rb, bv)
+			w.acc(dK, hd, dS, T, Q[r0*hd:], r0, n, rb, bk)
 			w.pv(dQ[r0*hd:], dS, T, K, hd, r0, rb)
 		}
 		// QK-norm and RoPE backward, written straight into dqkv, and dv

@@ -199,9 +199,11 @@ func packT16(dst []float32, lddst, count int, src []float32, ld int) {
 // panel go through pa (kmrMax*knr floats for the edge tile, then kmr*k). Causal limits, ignored when negative:
 // for the 6-row panel of C starting at row i0 with mb rows, only the 16-wide
 // column panels starting below nLim+i0+mb are computed (the caller discards
-// the entries past its diagonal), and only the terms p < kLim+i0+mb are
-// summed (the caller guarantees A is zero past them).
-func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda int, pb []float32, ks int, beta float32, c []float32, ldc int) {
+// the entries past its diagonal), only the terms p < kLim+i0+mb are summed
+// (the caller guarantees A is zero past them), and, with kLo >= 0, only the
+// terms p >= i0-kLo (the caller guarantees A is zero before them: skipping
+// exact zeros leaves every sum's bits as they were).
+func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim, kLo int, a []float32, lda int, pb []float32, ks int, beta float32, c []float32, ldc int) {
 	if beta == 0 {
 		for i := 0; i < m; i++ {
 			clear(c[i*ldc : i*ldc+n])
@@ -222,7 +224,11 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 		if nLim >= 0 {
 			nn = min(n, nLim+i0+mb)
 		}
-		if kk <= 0 || nn <= 0 {
+		p0 := 0 // the first term summed
+		if kLo >= 0 {
+			p0 = min(max(0, i0-kLo), kk)
+		}
+		if kk <= p0 || nn <= 0 {
 			continue
 		}
 		var ap []float32
@@ -231,10 +237,10 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 		case tA:
 			ap, ld = pa[:kmr*kk], kk
 			p16 := kk / 16 * 16
-			for p0 := 0; p0 < p16; p0 += 16 {
-				packT16(ap[p0:], kk, mb, a[p0*lda+i0:], lda)
+			for q0 := p0 &^ 15; q0 < p16; q0 += 16 {
+				packT16(ap[q0:], kk, mb, a[q0*lda+i0:], lda)
 			}
-			for p := p16; p < kk; p++ {
+			for p := max(p16, p0); p < kk; p++ {
 				for i, v := range a[p*lda+i0 : p*lda+i0+mb] {
 					ap[i*kk+p] = v
 				}
@@ -250,15 +256,15 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 			ap = a[i0*lda : (i0+kmr-1)*lda+kk] // bounds for the kernel's reads
 		}
 		for j0 := 0; j0 < nn; j0 += knr {
-			panel := pb[j0*ks : j0*ks+kk*knr]
+			panel := pb[j0*ks+p0*knr : j0*ks+kk*knr]
 			cw := min(knr, n-j0)
 			if mb == kmr && cw == knr {
 				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
-				microKern(kk, &ap[0], ld, &panel[0], &c[i0*ldc+j0], ldc)
+				microKern(kk-p0, &ap[p0], ld, &panel[0], &c[i0*ldc+j0], ldc)
 				continue
 			}
 			clear(tmp[:])
-			microKern(kk, &ap[0], ld, &panel[0], &tmp[0], knr)
+			microKern(kk-p0, &ap[p0], ld, &panel[0], &tmp[0], knr)
 			for i := 0; i < mb; i++ {
 				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
 				for j := range row {
@@ -323,7 +329,7 @@ func (w attnTiles) packBackward(k, v []float32, ldv int) {
 // stride lds, its masked entries to be discarded.
 func (w attnTiles) qk(s []float32, lds int, q, k []float32, r0, rb int) {
 	if w.fma {
-		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, q, w.hd, w.kt, w.hd, 0, s, lds)
+		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, -1, q, w.hd, w.kt, w.hd, 0, s, lds)
 		return
 	}
 	causalNT(s, lds, q, w.hd, k, w.hd, r0, rb, w.hd, 1)
@@ -332,7 +338,7 @@ func (w attnTiles) qk(s []float32, lds int, q, k []float32, r0, rb int) {
 // dov is qk for dO and v (row stride ldv): dp[i, j] = dO_{r0+i}·v_j.
 func (w attnTiles) dov(dp []float32, lds int, dO, v []float32, ldv, r0, rb int) {
 	if w.fma {
-		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, dO, w.hd, w.vt, w.hd, 0, dp, lds)
+		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, -1, dO, w.hd, w.vt, w.hd, 0, dp, lds)
 		return
 	}
 	causalNT(dp, lds, dO, w.hd, v, ldv, r0, rb, w.hd, 1)
@@ -343,18 +349,20 @@ func (w attnTiles) dov(dp []float32, lds int, dO, v []float32, ldv, r0, rb int) 
 // (packed by packBackward).
 func (w attnTiles) pv(o []float32, p []float32, lds int, x []float32, ldx, r0, rb int) {
 	if w.fma {
-		gemmPacked(w.pa, false, rb, w.hd, r0+rb, -1, r0, p, lds, w.kv, w.t, 0, o, w.hd)
+		gemmPacked(w.pa, false, rb, w.hd, r0+rb, -1, r0, -1, p, lds, w.kv, w.t, 0, o, w.hd)
 		return
 	}
 	gemm(false, false, rb, w.hd, r0+rb, 1, p, lds, x, ldx, 0, o, w.hd)
 }
 
 // acc sets c (n × hd, row stride ldc) to p[0:rb, 0:n]ᵀ · x (rb × hd, row
-// stride hd) + beta c, beta 0 or 1.
-func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, n, rb int, beta float32) {
+// stride hd) + beta c, beta 0 or 1, where p's rows are those of the query
+// block at r0 and zero past their diagonal (so key j gets nothing from the
+// block's rows before j-r0: skipped).
+func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, r0, n, rb int, beta float32) {
 	if w.fma {
 		packB(w.blk, false, rb, w.hd, x, w.hd)
-		gemmPacked(w.pa, true, n, w.hd, rb, -1, -1, p, lds, w.blk, rb, beta, c, ldc)
+		gemmPacked(w.pa, true, n, w.hd, rb, -1, -1, r0, p, lds, w.blk, rb, beta, c, ldc)
 		return
 	}
 	gemm(true, false, n, w.hd, rb, 1, p, lds, x, w.hd, beta, c, ldc)

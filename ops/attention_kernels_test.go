@@ -220,8 +220,8 @@ func TestGemmPackedTransA(t *testing.T) {
 				for i := range got {
 					got[i], want[i] = 0.5, 0.5
 				}
-				gemmPacked(pa, true, m, n, k, -1, -1, at, m, pb, k, 1, got, n)
-				gemmPacked(pa, false, m, n, k, -1, -1, a, k, pb, k, 1, want, n)
+				gemmPacked(pa, true, m, n, k, -1, -1, -1, at, m, pb, k, 1, got, n)
+				gemmPacked(pa, false, m, n, k, -1, -1, -1, a, k, pb, k, 1, want, n)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("m=%d k=%d n=%d: c[%d] = %g, want %g", m, k, n, i, got[i], want[i])
