@@ -40,3 +40,10 @@ func ropeBwd8(dst, dx, cos, sin []float32)
 //
 //go:noescape
 func packT16x8(dst []float32, lddst int, src []float32, ld, count int)
+
+// prefetch asks for the cache lines of x ahead of their use (PREFETCHT0): the
+// attention op's strided qkv and dqkv rows, whose 3 KiB stride defeats the
+// hardware prefetchers.
+//
+//go:noescape
+func prefetch(x []float32)

@@ -302,3 +302,24 @@ ptloop:
 ptdone:
 	VZEROUPPER
 	RET
+
+
+// func prefetch(x []float32)
+// PREFETCHT0 of every 64-byte line of x (one per 16 elements from x[0], and
+// the last element's line).
+TEXT ·prefetch(SB), NOSPLIT, $0-24
+	MOVQ x_base+0(FP), SI
+	MOVQ x_len+8(FP), CX
+	TESTQ CX, CX
+	JZ   pfdone
+	LEAQ -4(SI)(CX*4), DX
+
+pfloop:
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	CMPQ       SI, DX
+	JLE        pfloop
+	PREFETCHT0 (DX)
+
+pfdone:
+	RET
