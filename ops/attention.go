@@ -212,12 +212,12 @@ func (op *Attention) prepQK(bh, h int, x []float32) {
 	T, hd := c.T, c.HD
 	stride := c.H * c.Parts() * hd
 	qo, ko := c.off(0, h), c.off(1, h)
-	pf := op.rows >= KernelsAVX2 && c.PerHead // q and k are contiguous
+	pf := op.rows >= KernelsAVX2 && c.PerHead // q, k, v are contiguous
 	for t := 0; t < T; t++ {
 		row := x[t*stride:]
-		if pf && t+attnPrefetch < T {
+		if pf && t+attnPrefetch < T { // v too, for packForward
 			r := (t + attnPrefetch) * stride
-			prefetch(x[r+qo : r+ko+hd])
+			prefetch(x[r+qo : r+qo+3*hd])
 		}
 		st := (bh*T + t) * hd
 		q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
@@ -359,7 +359,13 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 		P, dS := sc[:br*T], sc[br*T:]
 		b, h := bh/H, bh%H
 		// epilogue backward: dO, dv (xsa), dg (gate)
+		pf := op.rows >= KernelsAVX2
 		for i := 0; i < T; i++ {
+			if pf && i+attnPrefetch < T { // dout's row, and v's for packBackward
+				r := (b*T + i + attnPrefetch)
+				prefetch(dout[r*H*hd+h*hd : r*H*hd+(h+1)*hd])
+				prefetch(qkv[r*stride+c.off(2, h) : r*stride+c.off(2, h)+hd])
+			}
 			row := qkv[(b*T+i)*stride:]
 			drow := dqkv[(b*T+i)*stride:]
 			o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
@@ -453,7 +459,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 		}
 		// QK-norm and RoPE backward, written straight into dqkv, and dv
 		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
-		pf := op.rows >= KernelsAVX2 && c.PerHead // the head's parts are contiguous
+		pf = op.rows >= KernelsAVX2 && c.PerHead // the head's parts are contiguous
 		var cs, sn []float32
 		for t := 0; t < T; t++ {
 			drow := dqkv[(b*T+t)*stride:]
