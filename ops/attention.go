@@ -436,11 +436,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			for li := 0; li < rb; li++ {
 				i := r0 + li
 				prow, srow := P[li*T:li*T+n], dS[li*T:li*T+n]
-				w.expSum(prow[:i+1], scale, lse[i])
-				di := D[i]
-				for j, p := range prow[:i+1] {
-					srow[j] = p * (srow[j] - di) * scale
-				}
+				softmaxBwdRow(op.rows, prow[:i+1], srow[:i+1], scale, lse[i], D[i], scale)
 				clear(prow[i+1:])
 				clear(srow[i+1:])
 			}

@@ -127,3 +127,20 @@ func qkBwdRow(k Kernels, dst, dx, xn, cos, sin []float32, rs float32, norm, rope
 		dst[i], dst[i+d] = d1*cos[i]-d2*sin[i], d1*sin[i]+d2*cos[i]
 	}
 }
+
+// softmaxBwdRow recomputes one row of probabilities from its raw scores and
+// log-sum-exp, p[j] = e^(a·p[j] − b), and turns dP into dS in place,
+// ds[j] = p[j]·(ds[j] − di)·scale, for j < len(p) (Cephes expf: the vector
+// kernel computes the same exponential as expSum's).
+func softmaxBwdRow(k Kernels, p, ds []float32, a, b, di, scale float32) {
+	ds = ds[:len(p)]
+	j0 := 0
+	if k >= KernelsAVX2 {
+		j0 = len(p) &^ 7
+		softmaxBwd8(p[:j0], ds[:j0], a, b, di, scale)
+	}
+	for j := j0; j < len(p); j++ {
+		e := expf(a*p[j] - b)
+		p[j], ds[j] = e, e*(ds[j]-di)*scale
+	}
+}

@@ -47,3 +47,8 @@ func packT16x8(dst []float32, lddst int, src []float32, ld, count int)
 //
 //go:noescape
 func prefetch(x []float32)
+
+// softmaxBwd8 is softmaxBwdRow for j < len(p)&^7.
+//
+//go:noescape
+func softmaxBwd8(p, ds []float32, a, b, di, scale float32)

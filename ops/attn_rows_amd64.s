@@ -1,4 +1,5 @@
 #include "textflag.h"
+#include "expf_amd64.h"
 
 // AVX2/FMA row kernels of the attention op (contracts in attn_rows_amd64.go).
 // d = len(cos) is the half-row; the second half of a row is d*4 bytes
@@ -322,4 +323,43 @@ pfloop:
 	PREFETCHT0 (DX)
 
 pfdone:
+	RET
+
+// func softmaxBwd8(p, ds []float32, a, b, di, scale float32)
+// p[j] = e^(a*p[j]-b) (EXP8, as expScaled8) and ds[j] = p[j]*(ds[j]-di)*scale
+// (no FMA: the Go loop's roundings) for j < len(p)&^7.
+TEXT ·softmaxBwd8(SB), NOSPLIT, $0-64
+	MOVQ         p_base+0(FP), SI
+	MOVQ         p_len+8(FP), CX
+	MOVQ         ds_base+24(FP), DI
+	VBROADCASTSS a+48(FP), Y0
+	VBROADCASTSS b+52(FP), Y1
+	VBROADCASTSS di+56(FP), Y8
+	VBROADCASTSS scale+60(FP), Y15
+	VBROADCASTSS ·expconst+0(SB), Y2
+	VBROADCASTSS ·expconst+4(SB), Y3
+	VBROADCASTSS ·expconst+8(SB), Y4
+	VBROADCASTSS ·expconst+12(SB), Y5
+	VBROADCASTSS ·expconst+16(SB), Y6
+	VBROADCASTSS ·expconst+20(SB), Y7
+	SHRQ         $3, CX
+	JZ           sbdone
+
+sbloop:
+	VMOVUPS     (SI), Y9
+	VFMSUB213PS Y1, Y0, Y9 // a*x - b
+	EXP8
+	VMOVUPS     Y11, (SI)
+	VMOVUPS     (DI), Y12
+	VSUBPS      Y8, Y12, Y12  // ds - di
+	VMULPS      Y12, Y11, Y12 // p (ds - di)
+	VMULPS      Y15, Y12, Y12 // · scale
+	VMOVUPS     Y12, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         sbloop
+
+sbdone:
+	VZEROUPPER
 	RET

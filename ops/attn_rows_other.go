@@ -63,3 +63,10 @@ func packT16x8(dst []float32, lddst int, src []float32, ld, count int) {
 }
 
 func prefetch(x []float32) {}
+
+func softmaxBwd8(p, ds []float32, a, b, di, scale float32) {
+	for j := range p[:len(p)&^7] {
+		e := expf(a*p[j] - b)
+		p[j], ds[j] = e, e*(ds[j]-di)*scale
+	}
+}
