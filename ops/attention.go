@@ -269,7 +269,7 @@ func (op *Attention) forward(out, qkv []float32) {
 				i := r0 + li
 				row := S[li*T : li*T+n]
 				m := attnRowMax(op.rows, row[:i+1]) * scale
-				l := w.expSum(row[:i+1], scale, m)
+				l := attnExpSum(op.rows, row[:i+1], scale, m)
 				clear(row[i+1:])
 				inv[li] = 1 / l
 				lse[i] = m + float32(math.Log(float64(l)))

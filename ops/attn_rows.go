@@ -7,10 +7,35 @@ import "math"
 // generic class is the plain Go loop written here, which is the reference
 // the vector classes are held to (TestAttnRowKernels). The AVX2/FMA kernels
 // (attn_rows_amd64.s) do the first multiple of 8 elements of each half-row
-// (or row) and the Go loop the rest, so any length works. They are 8-lane
-// only: at the head dims in use (hd 16-128, half-rows of 8-64) 16-lane
-// variants would save a few instructions per row, not worth a third path;
-// so the avx2 and avx512 classes give the same bits here.
+// (or row) and the Go loop the rest, so any length works. The q/k/o row
+// kernels are 8-lane only: at the head dims in use (hd 16-128, half-rows of
+// 8-64) 16-lane variants would save a few instructions per row, not worth a
+// third path, so the avx2 and avx512 classes give the same bits there. The
+// softmax rows (up to T long, exp-bound) have AVX-512 kernels
+// (attn_rows_z_amd64.s) that also do the remainder, under a lane mask.
+
+// attnExpSum sets x[j] = e^(a·x[j] − b) (Cephes expf) and returns the sum of
+// the results: the softmax row of the forward. AVX-512 sums in 16 lanes,
+// AVX2 in 8 (then the remainder), generic in order, so the classes' sums
+// differ in their last bits.
+func attnExpSum(k Kernels, x []float32, a, b float32) float32 {
+	if k >= KernelsAVX512 {
+		return expSum16(x, a, b)
+	}
+	var s float32
+	j0 := 0
+	if k >= KernelsAVX2 {
+		if j0 = len(x) &^ 7; j0 > 0 {
+			s = expScaled8(x[:j0], a, b)
+		}
+	}
+	for j := j0; j < len(x); j++ {
+		p := expf(a*x[j] - b)
+		x[j] = p
+		s += p
+	}
+	return s
+}
 
 // ropeNormRow sets y = RoPE(x) for one row (hd = 2·len(cos); cos, sin: the
 // row's position's tables), y[i] = x[i]c + x[i+d]s, y[i+d] = x[i+d]c − x[i]s,
@@ -130,10 +155,14 @@ func qkBwdRow(k Kernels, dst, dx, xn, cos, sin []float32, rs float32, norm, rope
 
 // softmaxBwdRow recomputes one row of probabilities from its raw scores and
 // log-sum-exp, p[j] = e^(a·p[j] − b), and turns dP into dS in place,
-// ds[j] = p[j]·(ds[j] − di)·scale, for j < len(p) (Cephes expf: the vector
-// kernel computes the same exponential as expSum's).
+// ds[j] = p[j]·(ds[j] − di)·scale, for j < len(p) (Cephes expf: every
+// class computes the same exponentials as attnExpSum's).
 func softmaxBwdRow(k Kernels, p, ds []float32, a, b, di, scale float32) {
 	ds = ds[:len(p)]
+	if k >= KernelsAVX512 {
+		softmaxBwd16(p, ds, a, b, di, scale)
+		return
+	}
 	j0 := 0
 	if k >= KernelsAVX2 {
 		j0 = len(p) &^ 7

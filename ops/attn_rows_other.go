@@ -70,3 +70,19 @@ func softmaxBwd8(p, ds []float32, a, b, di, scale float32) {
 		p[j], ds[j] = e, e*(ds[j]-di)*scale
 	}
 }
+
+func expSum16(x []float32, a, b float32) float32 {
+	var s float32
+	for j, v := range x {
+		x[j] = expf(a*v - b)
+		s += x[j]
+	}
+	return s
+}
+
+func softmaxBwd16(p, ds []float32, a, b, di, scale float32) {
+	for j := range p {
+		e := expf(a*p[j] - b)
+		p[j], ds[j] = e, e*(ds[j]-di)*scale
+	}
+}

@@ -178,3 +178,45 @@ func TestPackT16(t *testing.T) {
 		}
 	}
 }
+
+// TestAttnExpSum holds the forward softmax row's exponentials and their sum,
+// on every kernel class, to math.Exp at lengths around both vector widths
+// (the AVX-512 kernel's masked remainder included), with underflow, -Inf and
+// NaN inputs.
+func TestAttnExpSum(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 5))
+	for _, k := range supportedKernels() {
+		for _, n := range []int{1, 5, 8, 9, 15, 16, 17, 31, 37, 255, 256} {
+			x := randSlice(rng, n+1, 30)
+			x[n] = 7 // past the row: untouched
+			if n > 5 {
+				x[1], x[2], x[3] = -200, float32(math.Inf(-1)), 0
+			}
+			orig := append([]float32(nil), x...)
+			const a, b = 0.125, 2.5
+			s := attnExpSum(k, x[:n], a, b)
+			var want float64
+			for j, v := range orig[:n] {
+				arg := a*float64(v) - b
+				e := math.Exp(arg)
+				if e < 1.2e-38 {
+					e = 0
+				}
+				want += e
+				if d := math.Abs(float64(x[j]) - e); d > (3e-7+math.Abs(arg)*1.2e-7)*e || (e == 0 && x[j] != 0) {
+					t.Fatalf("%s n=%d: e^(%g*%g-%g) = %g, want %g", k, n, a, v, b, x[j], e)
+				}
+			}
+			if math.Abs(float64(s)-want) > 1e-6*want {
+				t.Errorf("%s n=%d: sum %g, want %g", k, n, s, want)
+			}
+			if x[n] != 7 {
+				t.Errorf("%s n=%d: wrote past the row", k, n)
+			}
+		}
+		x := []float32{1, 2, 3, 4, float32(math.NaN()), 6, 7, 8, 9, 10, 11}
+		if s := attnExpSum(k, x, 1, 0); !math.IsNaN(float64(x[4])) || !math.IsNaN(float64(s)) {
+			t.Errorf("%s: NaN in, %g (sum %g) out", k, x[4], s)
+		}
+	}
+}
