@@ -127,7 +127,7 @@ const attnPrefetch = 4
 // (B*T, H*parts*hd) to the concatenated heads (B*T, H*hd): RoPE, QK-norm,
 // softmax(q k^T/sqrt(hd) + causal) v flash-style (blocks of attnBlock query
 // rows against their unmasked keys as small tile products, never a masked
-// T×T tensor; per-row log-sum-exp kept; scores recomputed in backward), then
+// T×T tensor; per-row max and 1/sum kept; scores recomputed in backward), then
 // the optional sigmoid gate and exclusive step. Batch×heads run on Workers()
 // goroutines, each with its own scratch; the tile products use an AVX2/FMA
 // micro-kernel where the CPU has one and gonum's serial Sgemm otherwise
@@ -136,10 +136,16 @@ type Attention struct {
 	base
 	cfg      AttnConfig
 	cos, sin []float32
-	// saved for backward, laid out (B, H, T, hd) / (B, H, T)
-	qn, kn, o     []float32
-	lse, rsq, rsk []float32
-	scratch       []float32
+	// saved for backward, laid out (B, H, T, hd) / (B, H, T): the rotated,
+	// normalised q and k, o, each softmax row's scaled max and 1/sum (so
+	// backward's p = e^(s/sqrt(hd) − smax)·sinv, no logarithm per row), 1/rms
+	// of q and k
+	qn, kn, o  []float32
+	smax, sinv []float32
+	rsq, rsk   []float32
+	// lse: the log-sum-exp of forwardRowwise (tests), allocated by it
+	lse     []float32
+	scratch []float32
 	y             *tensor.Dense
 	// fma: the tile products run on the AVX2/FMA micro-kernel (when the
 	// CPU has it), otherwise on gonum's serial Sgemm.
@@ -169,7 +175,7 @@ func newAttentionOp(cfg AttnConfig) *Attention {
 	sz := n * cfg.H * cfg.HD
 	op := &Attention{base: newBase("Attention", []int{n, cfg.H * cfg.HD}, 2, 2), cfg: cfg,
 		qn: make([]float32, sz), kn: make([]float32, sz), o: make([]float32, sz),
-		lse: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H),
+		smax: make([]float32, n*cfg.H), sinv: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H),
 		fma: haveFMA, rows: cpuKernels}
 	if cfg.RoPE {
 		op.cos, op.sin = RopeTables(cfg.T, cfg.HD)
@@ -258,7 +264,8 @@ func (op *Attention) forward(out, qkv []float32) {
 		x := qkv[b*T*stride : (b+1)*T*stride]
 		op.prepQK(bh, h, x)
 		Q, K := op.qn[bh*T*hd:(bh+1)*T*hd], op.kn[bh*T*hd:(bh+1)*T*hd]
-		O, lse := op.o[bh*T*hd:(bh+1)*T*hd], op.lse[bh*T:(bh+1)*T]
+		O := op.o[bh*T*hd : (bh+1)*T*hd]
+		smax, sinv := op.smax[bh*T:(bh+1)*T], op.sinv[bh*T:(bh+1)*T]
 		V := x[c.off(2, h):]
 		w.packForward(K, V, stride)
 		for r0 := 0; r0 < T; r0 += br {
@@ -272,7 +279,7 @@ func (op *Attention) forward(out, qkv []float32) {
 				l := attnExpSum(op.rows, row[:i+1], scale, m)
 				clear(row[i+1:])
 				inv[li] = 1 / l
-				lse[i] = m + float32(math.Log(float64(l)))
+				smax[i], sinv[i] = m, inv[li]
 			}
 			w.pv(O[r0*hd:], S, T, V, stride, r0, rb)
 			for li := 0; li < rb; li++ { // normalise o rather than P, then the epilogue
@@ -424,7 +431,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 		// attention core backward, attnBlock query rows at a time, with
 		// the probabilities recomputed from the saved log-sum-exp
 		Q, K := op.qn[bh*T*hd:(bh+1)*T*hd], op.kn[bh*T*hd:(bh+1)*T*hd]
-		lse := op.lse[bh*T : (bh+1)*T]
+		smax, sinv := op.smax[bh*T:(bh+1)*T], op.sinv[bh*T:(bh+1)*T]
 		V := qkv[b*T*stride+c.off(2, h):]
 		w.packBackward(K, V, stride)
 		last := (T - 1) / br * br
@@ -436,7 +443,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			for li := 0; li < rb; li++ {
 				i := r0 + li
 				prow, srow := P[li*T:li*T+n], dS[li*T:li*T+n]
-				softmaxBwdRow(op.rows, prow[:i+1], srow[:i+1], scale, lse[i], D[i], scale)
+				softmaxBwdRow(op.rows, prow[:i+1], srow[:i+1], scale, smax[i], sinv[i], D[i], scale)
 				clear(prow[i+1:])
 				clear(srow[i+1:])
 			}

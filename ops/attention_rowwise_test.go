@@ -13,6 +13,9 @@ func (op *Attention) forwardRowwise(out, qkv []float32) {
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	op.ensureScratch(T)
+	if op.lse == nil {
+		op.lse = make([]float32, c.B*T*H)
+	}
 	parallelFor(c.B*H, 1, func(k, lo, hi int) {
 		s, _ := op.workerScratch(k, T)
 		for bh := lo; bh < hi; bh++ {

@@ -153,23 +153,23 @@ func qkBwdRow(k Kernels, dst, dx, xn, cos, sin []float32, rs float32, norm, rope
 	}
 }
 
-// softmaxBwdRow recomputes one row of probabilities from its raw scores and
-// log-sum-exp, p[j] = e^(a·p[j] − b), and turns dP into dS in place,
+// softmaxBwdRow recomputes one row of probabilities from its raw scores, row
+// max and 1/sum, p[j] = e^(a·p[j] − b)·c, and turns dP into dS in place,
 // ds[j] = p[j]·(ds[j] − di)·scale, for j < len(p) (Cephes expf: every
 // class computes the same exponentials as attnExpSum's).
-func softmaxBwdRow(k Kernels, p, ds []float32, a, b, di, scale float32) {
+func softmaxBwdRow(k Kernels, p, ds []float32, a, b, c, di, scale float32) {
 	ds = ds[:len(p)]
 	if k >= KernelsAVX512 {
-		softmaxBwd16(p, ds, a, b, di, scale)
+		softmaxBwd16(p, ds, a, b, c, di, scale)
 		return
 	}
 	j0 := 0
 	if k >= KernelsAVX2 {
 		j0 = len(p) &^ 7
-		softmaxBwd8(p[:j0], ds[:j0], a, b, di, scale)
+		softmaxBwd8(p[:j0], ds[:j0], a, b, c, di, scale)
 	}
 	for j := j0; j < len(p); j++ {
-		e := expf(a*p[j] - b)
+		e := expf(a*p[j]-b) * c
 		p[j], ds[j] = e, e*(ds[j]-di)*scale
 	}
 }

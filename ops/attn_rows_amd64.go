@@ -51,4 +51,4 @@ func prefetch(x []float32)
 // softmaxBwd8 is softmaxBwdRow for j < len(p)&^7.
 //
 //go:noescape
-func softmaxBwd8(p, ds []float32, a, b, di, scale float32)
+func softmaxBwd8(p, ds []float32, a, b, c, di, scale float32)

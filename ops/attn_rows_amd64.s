@@ -325,17 +325,17 @@ pfloop:
 pfdone:
 	RET
 
-// func softmaxBwd8(p, ds []float32, a, b, di, scale float32)
-// p[j] = e^(a*p[j]-b) (EXP8, as expScaled8) and ds[j] = p[j]*(ds[j]-di)*scale
+// func softmaxBwd8(p, ds []float32, a, b, c, di, scale float32)
+// p[j] = e^(a*p[j]-b)*c (EXP8, as expScaled8) and ds[j] = p[j]*(ds[j]-di)*scale
 // (no FMA: the Go loop's roundings) for j < len(p)&^7.
-TEXT ·softmaxBwd8(SB), NOSPLIT, $0-64
+TEXT ·softmaxBwd8(SB), NOSPLIT, $0-68
 	MOVQ         p_base+0(FP), SI
 	MOVQ         p_len+8(FP), CX
 	MOVQ         ds_base+24(FP), DI
 	VBROADCASTSS a+48(FP), Y0
 	VBROADCASTSS b+52(FP), Y1
-	VBROADCASTSS di+56(FP), Y8
-	VBROADCASTSS scale+60(FP), Y15
+	VBROADCASTSS di+60(FP), Y8
+	VBROADCASTSS scale+64(FP), Y15
 	VBROADCASTSS ·expconst+0(SB), Y2
 	VBROADCASTSS ·expconst+4(SB), Y3
 	VBROADCASTSS ·expconst+8(SB), Y4
@@ -349,6 +349,8 @@ sbloop:
 	VMOVUPS     (SI), Y9
 	VFMSUB213PS Y1, Y0, Y9 // a*x - b
 	EXP8
+	VBROADCASTSS c+56(FP), Y12
+	VMULPS      Y12, Y11, Y11 // · c
 	VMOVUPS     Y11, (SI)
 	VMOVUPS     (DI), Y12
 	VSUBPS      Y8, Y12, Y12  // ds - di

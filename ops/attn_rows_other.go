@@ -64,9 +64,9 @@ func packT16x8(dst []float32, lddst int, src []float32, ld, count int) {
 
 func prefetch(x []float32) {}
 
-func softmaxBwd8(p, ds []float32, a, b, di, scale float32) {
+func softmaxBwd8(p, ds []float32, a, b, c, di, scale float32) {
 	for j := range p[:len(p)&^7] {
-		e := expf(a*p[j] - b)
+		e := expf(a*p[j]-b) * c
 		p[j], ds[j] = e, e*(ds[j]-di)*scale
 	}
 }
@@ -80,9 +80,9 @@ func expSum16(x []float32, a, b float32) float32 {
 	return s
 }
 
-func softmaxBwd16(p, ds []float32, a, b, di, scale float32) {
+func softmaxBwd16(p, ds []float32, a, b, c, di, scale float32) {
 	for j := range p {
-		e := expf(a*p[j] - b)
+		e := expf(a*p[j]-b) * c
 		p[j], ds[j] = e, e*(ds[j]-di)*scale
 	}
 }

@@ -122,20 +122,21 @@ func TestAttnRowKernels(t *testing.T) {
 				if y[n] != 7 {
 					t.Error("scale-and-copy wrote past the row")
 				}
-				// softmax backward: p = e^(a x - b), ds = p (ds - di) scale
+				// softmax backward: p = e^(a x - b) c, ds = p (ds - di) scale
 				sx, ds := randSlice(rng, n, 8), randSlice(rng, n, 2)
 				sx[0] = -1e4 // underflows to 0
 				ods := append([]float32(nil), ds...)
-				const a, b, di, sc = 0.125, 1.5, 0.3, 0.125
+				const a, b, cc, di, sc = 0.125, 1.5, 0.7, 0.3, 0.125
 				px := append([]float32(nil), sx...)
-				softmaxBwdRow(k, px, ds, a, b, di, sc)
+				softmaxBwdRow(k, px, ds, a, b, cc, di, sc)
 				for j := range px {
 					arg := a*float64(sx[j]) - b
 					e := math.Exp(arg)
 					if e < 1.2e-38 {
 						e = 0
 					}
-					tol := (3e-7 + math.Abs(arg)*1.2e-7) * e
+					e *= float64(float32(cc))
+					tol := (4e-7 + math.Abs(arg)*1.2e-7) * e
 					if math.Abs(float64(px[j])-e) > tol {
 						t.Fatalf("p[%d] = %g, want %g", j, px[j], e)
 					}

@@ -9,4 +9,4 @@ func expSum16(x []float32, a, b float32) float32
 // softmaxBwd16 is softmaxBwdRow for every j < len(p). AVX-512F only.
 //
 //go:noescape
-func softmaxBwd16(p, ds []float32, a, b, di, scale float32)
+func softmaxBwd16(p, ds []float32, a, b, c, di, scale float32)

@@ -70,16 +70,17 @@ e16sum:
 	MOVSS         X8, ret+32(FP)
 	RET
 
-// func softmaxBwd16(p, ds []float32, a, b, di, scale float32)
+// func softmaxBwd16(p, ds []float32, a, b, c, di, scale float32)
 // softmaxBwd8 for every j < len(p).
-TEXT ·softmaxBwd16(SB), NOSPLIT, $0-64
+TEXT ·softmaxBwd16(SB), NOSPLIT, $0-68
 	MOVQ         p_base+0(FP), SI
 	MOVQ         p_len+8(FP), CX
 	MOVQ         ds_base+24(FP), DI
 	VBROADCASTSS a+48(FP), Z0
 	VBROADCASTSS b+52(FP), Z1
-	VBROADCASTSS di+56(FP), Z8
-	VBROADCASTSS scale+60(FP), Z15
+	VBROADCASTSS c+56(FP), Z13
+	VBROADCASTSS di+60(FP), Z8
+	VBROADCASTSS scale+64(FP), Z15
 	EXPCONST16
 	TAILMASK
 	TESTQ        CX, CX
@@ -89,6 +90,7 @@ s16loop:
 	VMOVUPS     (SI), Z9
 	VFMSUB213PS Z1, Z0, Z9
 	EXP16
+	VMULPS      Z13, Z11, Z11
 	VMOVUPS     Z11, (SI)
 	VMOVUPS     (DI), Z12
 	VSUBPS      Z8, Z12, Z12
@@ -106,6 +108,7 @@ s16tail:
 	VMOVUPS.Z   (SI), K2, Z9
 	VFMSUB213PS Z1, Z0, Z9
 	EXP16
+	VMULPS      Z13, Z11, Z11
 	VMOVUPS     Z11, K2, (SI)
 	VMOVUPS.Z   (DI), K2, Z12
 	VSUBPS      Z8, Z12, Z12
