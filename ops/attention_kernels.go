@@ -202,15 +202,26 @@ func packT16(dst []float32, lddst, count int, src []float32, ld int) {
 // the entries past its diagonal), only the terms p < kLim+i0+mb are summed
 // (the caller guarantees A is zero past them), and, with kLo >= 0, only the
 // terms p >= i0-kLo (the caller guarantees A is zero before them: skipping
-// exact zeros leaves every sum's bits as they were).
+// exact zeros leaves every sum's bits as they were). With beta 0 the full
+// tiles are stored by the micro-kernel's storing twin (microKernSet: C is not
+// cleared first, same bits), and the column panels that nLim skips are left
+// as they were, not zeroed.
 func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim, kLo int, a []float32, lda int, pb []float32, ks int, beta float32, c []float32, ldc int) {
-	if beta == 0 {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
-	}
-	if m == 0 || n == 0 || k == 0 {
+	set := beta == 0
+	if m == 0 || n == 0 {
 		return
+	}
+	if k == 0 {
+		if set {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	kern := microKern
+	if set {
+		kern = microKernSet(kmr)
 	}
 	// The edge tile comes from pa too: a local array would escape to the heap
 	// through the micro-kernel's function value (one allocation per call).
@@ -229,6 +240,11 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim, kLo int, a []float32
 			p0 = min(max(0, i0-kLo), kk)
 		}
 		if kk <= p0 || nn <= 0 {
+			if set { // nothing to sum: zero
+				for i := i0; i < i0+mb; i++ {
+					clear(c[i*ldc : i*ldc+n])
+				}
+			}
 			continue
 		}
 		var ap []float32
@@ -260,13 +276,17 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim, kLo int, a []float32
 			cw := min(knr, n-j0)
 			if mb == kmr && cw == knr {
 				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
-				microKern(kk-p0, &ap[p0], ld, &panel[0], &c[i0*ldc+j0], ldc)
+				kern(kk-p0, &ap[p0], ld, &panel[0], &c[i0*ldc+j0], ldc)
 				continue
 			}
 			clear(tmp[:])
 			microKern(kk-p0, &ap[p0], ld, &panel[0], &tmp[0], knr)
 			for i := 0; i < mb; i++ {
 				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
+				if set {
+					copy(row, tmp[i*knr:])
+					continue
+				}
 				for j := range row {
 					row[j] += tmp[i*knr+j]
 				}

@@ -28,6 +28,20 @@ func kern6x16(k int, a *float32, lda int, b, c *float32, ldc int) {
 	}
 }
 
+// microKernSet returns the storing twin of kern6x16.
+func microKernSet(int) func(k int, a *float32, lda int, b, c *float32, ldc int) {
+	return kern6x16Set
+}
+
+// kern6x16Set is kern6x16 storing C = A·B instead of adding to C.
+func kern6x16Set(k int, a *float32, lda int, b, c *float32, ldc int) {
+	cs := unsafe.Slice(c, 5*ldc+16)
+	for i := 0; i < 6; i++ {
+		clear(cs[i*ldc : i*ldc+16])
+	}
+	kern6x16(k, a, lda, b, c, ldc)
+}
+
 // expScaled8 is the plain-Go twin of the amd64 vector exp.
 func expScaled8(x []float32, a, b float32) float32 {
 	var s float32

@@ -7,3 +7,8 @@ package ops
 //
 //go:noescape
 func kern16x16z(k int, a *float32, lda int, b, c *float32, ldc int)
+
+// kern16x16zSet is kern16x16z storing C = A·B instead of adding to C.
+//
+//go:noescape
+func kern16x16zSet(k int, a *float32, lda int, b, c *float32, ldc int)
