@@ -146,7 +146,7 @@ type Attention struct {
 	// lse: the log-sum-exp of forwardRowwise (tests), allocated by it
 	lse     []float32
 	scratch []float32
-	y             *tensor.Dense
+	y       *tensor.Dense
 	// fma: the tile products run on the AVX2/FMA micro-kernel (when the
 	// CPU has it), otherwise on gonum's serial Sgemm.
 	fma bool
