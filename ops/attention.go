@@ -347,24 +347,34 @@ func (op *attentionBwd) Do(vs ...G.Value) (G.Value, error) {
 // (rotated, normalised q and k, o and the log-sum-exp): per (batch, head) and
 // block of attnBlock query rows, P is recomputed from q kᵀ, dP = dO vᵀ,
 // dS = P∘(dP − rowsum(dO∘o))/sqrt(hd), then dv += Pᵀ dO, dk += dSᵀ q and
-// dq = dS k, each as one tile product. The blocks run last to first, so the
-// first block's products (which cover every key) set dk and dv rather than
-// add to zeroed buffers. dq, dk and dv are kept in the worker's scratch and
-// written into dqkv row by row at the end, each row's parts in one pass.
+// dq = dS k, each as one tile product (dv and dk as their transposes, dvᵀ +=
+// dOᵀ P, so that P and dS are read in place). The blocks run last to first,
+// so the first block's products (which cover every key) set dk and dv rather
+// than add to zeroed buffers. dq, dk and dv are kept in the worker's scratch
+// and written into dqkv row by row at the end, each row's parts in one pass.
+// Without the gate and the exclusive step, dO is read from dout in place.
 func (op *Attention) backward(dqkv, qkv, dout []float32) {
 	c := op.cfg
 	T, hd, H := c.T, c.HD, c.H
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	br := min(attnBlock, T)
-	per := 4*T*hd + T + 2*br*T
+	per := 6*T*hd + T + 2*br*T
 	op.ensureScratch(per)
 	op.pool.each(c.B*H, func(k, bh int) {
 		sc, w := op.workerScratch(k, per)
-		dO, dQ, dK, dVs := sc[:T*hd], sc[T*hd:2*T*hd], sc[2*T*hd:3*T*hd], sc[3*T*hd:4*T*hd]
-		D, sc := sc[4*T*hd:4*T*hd+T], sc[4*T*hd+T:]
-		P, dS := sc[:br*T], sc[br*T:]
+		take := func(n int) []float32 { s := sc[:n:n]; sc = sc[n:]; return s }
+		// dOs: dO when the gate or the exclusive step change it (else dO is
+		// read in place from dout), then dk's rows; dKt, dVt: dk, dv
+		// transposed (the products' outputs); dVx: the exclusive step's dv
+		// term; dVr: dv's rows
+		dOs, dQ, dKt, dVt, dVx, dVr := take(T*hd), take(T*hd), take(T*hd), take(T*hd), take(T*hd), take(T*hd)
+		D, P, dS := take(T), take(br*T), take(br*T)
 		b, h := bh/H, bh%H
+		dO, ldo := dOs, hd
+		if !c.Gate && !c.XSA {
+			dO, ldo = dout[b*T*H*hd+h*hd:], H*hd
+		}
 		// epilogue backward: dO, dv (xsa), dg (gate)
 		pf := op.rows >= KernelsAVX2
 		for i := 0; i < T; i++ {
@@ -377,8 +387,12 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			drow := dqkv[(b*T+i)*stride:]
 			o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
 			gy := dout[(b*T+i)*H*hd+h*hd : (b*T+i)*H*hd+(h+1)*hd]
-			do := dO[i*hd : (i+1)*hd]
-			dv := dVs[i*hd : (i+1)*hd]
+			if !c.Gate && !c.XSA {
+				D[i] = dot(gy, o)
+				continue
+			}
+			do := dOs[i*hd : (i+1)*hd]
+			dv := dVx[i*hd : (i+1)*hd]
 			copy(do, gy)
 			var g []float32
 			if c.Gate {
@@ -439,7 +453,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			rb := min(br, T-r0)
 			n := r0 + rb
 			w.qk(P, T, Q[r0*hd:], K, r0, rb)
-			w.dov(dS, T, dO[r0*hd:], V, stride, r0, rb)
+			w.dov(dS, T, dO[r0*ldo:], ldo, V, stride, r0, rb)
 			for li := 0; li < rb; li++ {
 				i := r0 + li
 				prow, srow := P[li*T:li*T+n], dS[li*T:li*T+n]
@@ -447,19 +461,18 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 				clear(prow[i+1:])
 				clear(srow[i+1:])
 			}
-			// the first block (r0 == last, n == T) sets dk and dv (dv holds
-			// the exclusive step's term with XSA: added to)
-			bv, bk := float32(1), float32(1)
+			// the first block (r0 == last, n == T) sets dkᵀ and dvᵀ
+			beta := float32(1)
 			if r0 == last {
-				bk = 0
-				if !c.XSA {
-					bv = 0
-				}
+				beta = 0
 			}
-			w.acc(dVs, hd, P, T, dO[r0*hd:], r0, n, rb, bv)
-			w.acc(dK, hd, dS, T, Q[r0*hd:], r0, n, rb, bk)
+			w.accT(dVt, T, dO[r0*ldo:], ldo, P, T, r0, n, rb, beta)
+			w.accT(dKt, T, Q[r0*hd:], hd, dS, T, r0, n, rb, beta)
 			w.pv(dQ[r0*hd:], dS, T, K, hd, r0, rb)
 		}
+		dK := dOs
+		transposeRows(dK, hd, dKt, T, hd, T)
+		transposeRows(dVr, hd, dVt, T, hd, T)
 		// QK-norm and RoPE backward, written straight into dqkv, and dv
 		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
 		pf = op.rows >= KernelsAVX2 && c.PerHead // the head's parts are contiguous
@@ -476,7 +489,13 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			}
 			qkBwdRow(op.rows, drow[qo:qo+hd], dQ[t*hd:(t+1)*hd], op.qn[st:st+hd], cs, sn, op.rsq[bh*T+t], c.QKNorm, c.RoPE)
 			qkBwdRow(op.rows, drow[ko:ko+hd], dK[t*hd:(t+1)*hd], op.kn[st:st+hd], cs, sn, op.rsk[bh*T+t], c.QKNorm, c.RoPE)
-			copy(drow[vo:vo+hd], dVs[t*hd:(t+1)*hd])
+			dv := drow[vo : vo+hd]
+			copy(dv, dVr[t*hd:(t+1)*hd])
+			if c.XSA {
+				for d, x := range dVx[t*hd : (t+1)*hd] {
+					dv[d] += x
+				}
+			}
 		}
 	})
 }

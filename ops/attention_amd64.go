@@ -22,6 +22,30 @@ func microKernSet(rows int) func(k int, a *float32, lda int, b, c *float32, ldc 
 	return kern6x16Set
 }
 
+// microKernB returns the micro-kernel with the given row count that reads B
+// in place (row p at b[p*ldb:]), adding to C or, with set, storing C.
+func microKernB(rows int, set bool) func(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	switch {
+	case rows == 16 && set:
+		return kern16x16zSetB
+	case rows == 16:
+		return kern16x16zB
+	case set:
+		return kern6x16SetB
+	}
+	return kern6x16B
+}
+
+// kern6x16B is kern6x16 with B read in place (row stride ldb).
+//
+//go:noescape
+func kern6x16B(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+// kern6x16SetB is kern6x16Set with B read in place (row stride ldb).
+//
+//go:noescape
+func kern6x16SetB(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
 // kern6x16Set is kern6x16 storing C = A·B instead of adding to C.
 //
 //go:noescape

@@ -295,6 +295,89 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim, kLo int, a []float32
 	}
 }
 
+// gemmCausalT sets c (m × n, row stride ldc) to a·b + beta c (beta 0 or 1)
+// on the micro-kernels that read B in place, serially on this goroutine: a
+// is m × k, row-major (lda), b is k × n with row stride ldb, and b[p][j] is
+// zero for j > r0+p (a causal block of P or dS whose rows are the queries
+// r0..r0+k), so for the 16 columns at j0 the terms p < j0-r0 are skipped
+// (exact zeros: the bits are those of the full sums). pa holds the edge tile
+// and short row panels (kmrMax*knr + kmr*k floats); edge holds a last,
+// narrow column panel of b (k*knr floats).
+func gemmCausalT(pa, edge []float32, m, n, k, r0 int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	set := beta == 0
+	kern, add := microKernB(kmr, set), microKernB(kmr, false)
+	tmp, pa := pa[:kmrMax*knr], pa[kmrMax*knr:]
+	for i0 := 0; i0 < m; i0 += kmr {
+		mb := min(kmr, m-i0)
+		var ap []float32
+		ld := lda
+		if mb < kmr {
+			ap, ld = pa[:kmr*k], k
+			for i := 0; i < mb; i++ {
+				copy(ap[i*k:(i+1)*k], a[(i0+i)*lda:])
+			}
+			clear(ap[mb*k:])
+		} else if k > 0 {
+			ap = a[i0*lda : (i0+kmr-1)*lda+k] // bounds for the kernel's reads
+		}
+		for j0 := 0; j0 < n; j0 += knr {
+			cw := min(knr, n-j0)
+			p0 := min(max(0, j0-r0), k)
+			if p0 == k { // nothing to sum
+				if set {
+					for i := i0; i < i0+mb; i++ {
+						clear(c[i*ldc+j0 : i*ldc+j0+cw])
+					}
+				}
+				continue
+			}
+			bp, ldbp := b[p0*ldb+j0:(k-1)*ldb+j0+cw], ldb
+			if cw < knr { // pack the narrow panel, zero-padded, so no read passes b's rows
+				for p := p0; p < k; p++ {
+					dst := edge[(p-p0)*knr : (p-p0+1)*knr]
+					copy(dst, b[p*ldb+j0:p*ldb+j0+cw])
+					clear(dst[cw:])
+				}
+				bp, ldbp = edge[:(k-p0)*knr], knr
+			}
+			if mb == kmr && cw == knr {
+				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
+				kern(k-p0, &ap[p0], ld, &bp[0], ldbp, &c[i0*ldc+j0], ldc)
+				continue
+			}
+			clear(tmp[:])
+			add(k-p0, &ap[p0], ld, &bp[0], ldbp, &tmp[0], knr)
+			for i := 0; i < mb; i++ {
+				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
+				if set {
+					copy(row, tmp[i*knr:])
+					continue
+				}
+				for j := range row {
+					row[j] += tmp[i*knr+j]
+				}
+			}
+		}
+	}
+}
+
+// transposeRows sets dst[q*lddst+i] = src[i*ld+q] for i < rows, q < count
+// (packT16 on each 16 rows, then a plain loop).
+func transposeRows(dst []float32, lddst int, src []float32, ld, rows, count int) {
+	r16 := rows &^ 15
+	for i0 := 0; i0 < r16; i0 += 16 {
+		packT16(dst[i0:], lddst, count, src[i0*ld:], ld)
+	}
+	for i := r16; i < rows; i++ {
+		for q, v := range src[i*ld : i*ld+count] {
+			dst[q*lddst+i] = v
+		}
+	}
+}
+
 // attnTiles is one attention worker's tile products for one (batch, head)
 // at a time, with sequence length t and head dim hd: on the AVX2/FMA kernel
 // (fma) with B operands packed once per head into the worker's buffers, or on
@@ -303,14 +386,15 @@ type attnTiles struct {
 	fma   bool
 	t, hd int
 	// pa: A panel; kt: kᵀ (hd × t); vt: vᵀ (hd × t); kv: v or k (t × hd);
-	// blk: a block of rows of dO or q (attnBlock × hd).
-	pa, kt, vt, kv, blk []float32
+	// blk: a block of rows of dO or q, transposed (hd × attnBlock); edge:
+	// gemmCausalT's narrow panel (attnBlock × 16).
+	pa, kt, vt, kv, blk, edge []float32
 }
 
 // attnPackSize is the size of one worker's packing buffers.
 func attnPackSize(t, hd int) int {
 	br := min(attnBlock, t)
-	return kmrMax*knr + kmr*max(t, hd) + 2*hd*up16(t) + t*up16(hd) + br*up16(hd)
+	return kmrMax*knr + kmr*max(t, hd) + 2*hd*up16(t) + t*up16(hd) + br*up16(hd) + br*knr
 }
 
 // newAttnTiles carves a worker's packing buffers from buf (attnPackSize).
@@ -324,6 +408,7 @@ func newAttnTiles(fma bool, t, hd int, buf []float32) attnTiles {
 	w.kt, w.vt = take(hd*up16(t)), take(hd*up16(t))
 	w.kv = take(t * up16(hd))
 	w.blk = take(min(attnBlock, t) * up16(hd))
+	w.edge = take(min(attnBlock, t) * knr)
 	return w
 }
 
@@ -355,13 +440,14 @@ func (w attnTiles) qk(s []float32, lds int, q, k []float32, r0, rb int) {
 	causalNT(s, lds, q, w.hd, k, w.hd, r0, rb, w.hd, 1)
 }
 
-// dov is qk for dO and v (row stride ldv): dp[i, j] = dO_{r0+i}·v_j.
-func (w attnTiles) dov(dp []float32, lds int, dO, v []float32, ldv, r0, rb int) {
+// dov is qk for dO (row stride ldo) and v (row stride ldv):
+// dp[i, j] = dO_{r0+i}·v_j.
+func (w attnTiles) dov(dp []float32, lds int, dO []float32, ldo int, v []float32, ldv, r0, rb int) {
 	if w.fma {
-		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, -1, dO, w.hd, w.vt, w.hd, 0, dp, lds)
+		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, -1, dO, ldo, w.vt, w.hd, 0, dp, lds)
 		return
 	}
-	causalNT(dp, lds, dO, w.hd, v, ldv, r0, rb, w.hd, 1)
+	causalNT(dp, lds, dO, ldo, v, ldv, r0, rb, w.hd, 1)
 }
 
 // pv sets o (rb × hd) = p · x[0:r0+rb] where p (row stride lds) is zero past
@@ -375,17 +461,19 @@ func (w attnTiles) pv(o []float32, p []float32, lds int, x []float32, ldx, r0, r
 	gemm(false, false, rb, w.hd, r0+rb, 1, p, lds, x, ldx, 0, o, w.hd)
 }
 
-// acc sets c (n × hd, row stride ldc) to p[0:rb, 0:n]ᵀ · x (rb × hd, row
-// stride hd) + beta c, beta 0 or 1, where p's rows are those of the query
-// block at r0 and zero past their diagonal (so key j gets nothing from the
-// block's rows before j-r0: skipped).
-func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, r0, n, rb int, beta float32) {
+// accT sets ct (hd × n, row stride ldc: the transpose of dv or dk) to
+// x[0:rb]ᵀ · p[0:rb, 0:n] + beta ct, beta 0 or 1, where x (row stride ldx) is
+// the block's rows of dO or q and p's rows (row stride lds) are those of the
+// query block at r0, zero past their diagonal (so key j gets nothing from
+// the block's rows before j-r0: skipped). Computing the transpose lets the
+// kernel read p in place; only the small block of x is transposed.
+func (w attnTiles) accT(ct []float32, ldc int, x []float32, ldx int, p []float32, lds int, r0, n, rb int, beta float32) {
 	if w.fma {
-		packB(w.blk, false, rb, w.hd, x, w.hd)
-		gemmPacked(w.pa, true, n, w.hd, rb, -1, -1, r0, p, lds, w.blk, rb, beta, c, ldc)
+		transposeRows(w.blk, rb, x, ldx, rb, w.hd)
+		gemmCausalT(w.pa, w.edge, w.hd, n, rb, r0, w.blk, rb, p, lds, beta, ct, ldc)
 		return
 	}
-	gemm(true, false, n, w.hd, rb, 1, p, lds, x, w.hd, beta, c, ldc)
+	gemm(true, false, w.hd, n, rb, 1, x, ldx, p, lds, beta, ct, ldc)
 }
 
 // headPool runs an attention kernel over (batch, head) indices; it lives in
