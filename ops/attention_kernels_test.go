@@ -231,3 +231,53 @@ func TestGemmPackedTransA(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmCausalT holds gemmCausalT (B read in place, the terms before the
+// causal diagonal skipped) bit for bit to gemmPacked on the packed B (every
+// term summed), for beta 0 over garbage and beta 1, at shapes with short row
+// panels, narrow column panels and several diagonal offsets.
+func TestGemmCausalT(t *testing.T) {
+	if !haveFMA {
+		t.Skip("no AVX2/FMA here")
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, m := range []int{5, 16, 24, 64} {
+		for _, k := range []int{1, 7, 16, 22, 64} {
+			for _, r0 := range []int{0, 16, 64} {
+				n := r0 + k
+				const pad = 3
+				ldb := n + pad
+				a := make([]float32, m*k)
+				for i := range a {
+					a[i] = r.Float32()*2 - 1
+				}
+				b := make([]float32, k*ldb) // causal: b[p][j] = 0 for j > r0+p
+				for p := 0; p < k; p++ {
+					for j := 0; j <= r0+p && j < n; j++ {
+						b[p*ldb+j] = r.Float32()*2 - 1
+					}
+				}
+				pb := make([]float32, k*up16(n))
+				packB(pb, false, k, n, b, ldb)
+				pa := make([]float32, kmrMax*knr+kmr*k)
+				edge := make([]float32, k*knr)
+				for _, beta := range []float32{0, 1} {
+					got, want := make([]float32, m*n), make([]float32, m*n)
+					for i := range got {
+						got[i], want[i] = 0.5, 0.5
+						if beta == 0 {
+							got[i] = float32(math.NaN())
+						}
+					}
+					gemmCausalT(pa, edge, m, n, k, r0, a, k, b, ldb, beta, got, n)
+					gemmPacked(pa, false, m, n, k, -1, -1, -1, a, k, pb, k, beta, want, n)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("m=%d k=%d r0=%d beta=%g: c[%d] = %g, want %g", m, k, r0, beta, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
