@@ -45,6 +45,9 @@ func attnExpSum(k Kernels, x []float32, a, b float32) float32 {
 func ropeNormRow(k Kernels, y, x, cos, sin []float32, norm bool) float32 {
 	d := len(cos)
 	y, x, sin = y[:2*d], x[:2*d], sin[:d]
+	if norm && k >= KernelsAVX2 && d >= 8 && d%8 == 0 {
+		return ropeNorm8(y, x, cos, sin, RMSEps)
+	}
 	var ss float64
 	i0 := 0
 	if k >= KernelsAVX2 && d >= 8 {

@@ -10,6 +10,13 @@ package ops
 //go:noescape
 func ropeSumSq8(y, x, cos, sin []float32) float64
 
+// ropeNorm8 is ropeNormRow with norm for len(cos) a positive multiple of 8:
+// the rotation, 1/rms (eps added to the mean square) and the scaling in one
+// call; it returns 1/rms. Same operations as the Go wrapper, same bits.
+//
+//go:noescape
+func ropeNorm8(y, x, cos, sin []float32, eps float64) float32
+
 // attnScale8 sets x[i] *= s for i < len(x)&^7.
 //
 //go:noescape

@@ -365,3 +365,78 @@ sbloop:
 sbdone:
 	VZEROUPPER
 	RET
+
+// func ropeNorm8(y, x, cos, sin []float32, eps float64) float32
+// ropeNormRow with norm for d = len(cos) a multiple of 8 (> 0), in one call:
+// ropeSumSq8's pass, rs = float32(1/sqrt(ss/(2d) + eps)) in float64 (the Go
+// wrapper's operations), then y *= rs. Returns rs.
+TEXT ·ropeNorm8(SB), NOSPLIT, $0-108
+	MOVQ   y_base+0(FP), DI
+	MOVQ   x_base+24(FP), SI
+	MOVQ   cos_base+48(FP), R8
+	MOVQ   cos_len+56(FP), CX
+	MOVQ   sin_base+72(FP), R9
+	MOVQ   CX, DX
+	SHLQ   $2, DX
+	SHRQ   $3, CX
+	MOVQ   CX, R10
+	MOVQ   DI, R11
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+
+rnloop:
+	VMOVUPS      (SI), Y2
+	VMOVUPS      (SI)(DX*1), Y3
+	VMOVUPS      (R8), Y4
+	VMOVUPS      (R9), Y5
+	VMULPS       Y5, Y3, Y6
+	VFMADD231PS  Y4, Y2, Y6
+	VMULPS       Y5, Y2, Y7
+	VFMSUB231PS  Y4, Y3, Y7
+	VMOVUPS      Y6, (DI)
+	VMOVUPS      Y7, (DI)(DX*1)
+	VCVTPS2PD    X6, Y8
+	VEXTRACTF128 $1, Y6, X9
+	VCVTPS2PD    X9, Y9
+	VFMADD231PD  Y8, Y8, Y0
+	VFMADD231PD  Y9, Y9, Y1
+	VCVTPS2PD    X7, Y8
+	VEXTRACTF128 $1, Y7, X9
+	VCVTPS2PD    X9, Y9
+	VFMADD231PD  Y8, Y8, Y0
+	VFMADD231PD  Y9, Y9, Y1
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	ADDQ         $32, R8
+	ADDQ         $32, R9
+	DECQ         CX
+	JNZ          rnloop
+
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VHADDPD      X0, X0, X0           // ss
+	MOVQ         cos_len+56(FP), AX
+	SHLQ         $1, AX
+	VCVTSI2SDQ   AX, X1, X1           // 2d
+	VDIVSD       X1, X0, X0           // ss / 2d
+	VADDSD       eps+96(FP), X0, X0
+	VSQRTSD      X0, X0, X0
+	MOVQ         $0x3ff0000000000000, AX
+	VMOVQ        AX, X2               // 1.0
+	VDIVSD       X0, X2, X2           // 1/sqrt
+	VCVTSD2SS    X2, X2, X2           // rs
+	VMOVSS       X2, ret+104(FP)
+	VBROADCASTSS X2, Y3
+	MOVQ         R11, DI
+
+rnscale:
+	VMULPS  (DI), Y3, Y4
+	VMOVUPS Y4, (DI)
+	VMULPS  (DI)(DX*1), Y3, Y5
+	VMOVUPS Y5, (DI)(DX*1)
+	ADDQ    $32, DI
+	DECQ    R10
+	JNZ     rnscale
+	VZEROUPPER
+	RET

@@ -2,6 +2,8 @@
 
 package ops
 
+import "math"
+
 // Plain-Go twins of the amd64 attention row kernels (never called here: only
 // the generic class exists off amd64). Same contract as attn_rows_amd64.go.
 
@@ -15,6 +17,16 @@ func ropeSumSq8(y, x, cos, sin []float32) float64 {
 		ss += float64(y1)*float64(y1) + float64(y2)*float64(y2)
 	}
 	return ss
+}
+
+func ropeNorm8(y, x, cos, sin []float32, eps float64) float32 {
+	d := len(cos)
+	ss := ropeSumSq8(y, x, cos, sin)
+	rs := float32(1 / math.Sqrt(ss/float64(2*d)+eps))
+	for i := range y[:2*d] {
+		y[i] *= rs
+	}
+	return rs
 }
 
 func attnScale8(x []float32, s float32) {
