@@ -388,7 +388,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
 			gy := dout[(b*T+i)*H*hd+h*hd : (b*T+i)*H*hd+(h+1)*hd]
 			if !c.Gate && !c.XSA {
-				D[i] = dot(gy, o)
+				D[i] = attnDot(op.rows, gy, o)
 				continue
 			}
 			do := dOs[i*hd : (i+1)*hd]
@@ -440,7 +440,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 					do[d] *= s
 				}
 			}
-			D[i] = dot(do, o)
+			D[i] = attnDot(op.rows, do, o)
 		}
 		// attention core backward, attnBlock query rows at a time, with
 		// the probabilities recomputed from the saved log-sum-exp

@@ -68,6 +68,22 @@ func ropeNormRow(k Kernels, y, x, cos, sin []float32, norm bool) float32 {
 	return rs
 }
 
+// attnDot is Σ a[i]·b[i] over len(a) (b at least as long): gonum's Sdot
+// (the dot of the generic class, as before), on AVX2 two 8-lane FMA
+// accumulators and the remainder in order.
+func attnDot(k Kernels, a, b []float32) float32 {
+	b = b[:len(a)]
+	if k < KernelsAVX2 {
+		return dot(a, b)
+	}
+	i0 := len(a) &^ 7
+	s := attnDot8(a[:i0], b[:i0])
+	for i := i0; i < len(a); i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
 // attnScaleRow sets x[i] *= s.
 func attnScaleRow(k Kernels, x []float32, s float32) {
 	i0 := 0
@@ -123,7 +139,7 @@ func qkBwdRow(k Kernels, dst, dx, xn, cos, sin []float32, rs float32, norm, rope
 	var m float32
 	if norm {
 		xn = xn[:hd]
-		m = dot(dx, xn) / float32(hd)
+		m = attnDot(k, dx, xn) / float32(hd)
 	}
 	if !rope {
 		if !norm {

@@ -17,6 +17,11 @@ func ropeSumSq8(y, x, cos, sin []float32) float64
 //go:noescape
 func ropeNorm8(y, x, cos, sin []float32, eps float64) float32
 
+// attnDot8 is Σ a[i]·b[i] for i < len(a)&^7 (b at least as long).
+//
+//go:noescape
+func attnDot8(a, b []float32) float32
+
 // attnScale8 sets x[i] *= s for i < len(x)&^7.
 //
 //go:noescape

@@ -440,3 +440,39 @@ rnscale:
 	JNZ     rnscale
 	VZEROUPPER
 	RET
+
+// func attnDot8(a, b []float32) float32
+// Σ a[i]·b[i] for i < len(a)&^7: two 8-lane FMA accumulators (even and odd
+// blocks of 8), added, then summed across lanes.
+TEXT ·attnDot8(SB), NOSPLIT, $0-52
+	MOVQ   a_base+0(FP), SI
+	MOVQ   a_len+8(FP), CX
+	MOVQ   b_base+24(FP), DI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	SHRQ   $3, CX
+	JZ     dtsum
+
+dtloop:
+	VMOVUPS     (SI), Y2
+	VFMADD231PS (DI), Y2, Y0
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JZ          dtsum
+	VMOVUPS     (SI), Y3
+	VFMADD231PS (DI), Y3, Y1
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	DECQ        CX
+	JNZ         dtloop
+
+dtsum:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VHADDPS      X0, X0, X0
+	VHADDPS      X0, X0, X0
+	VZEROUPPER
+	MOVSS        X0, ret+48(FP)
+	RET

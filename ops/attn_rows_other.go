@@ -29,6 +29,14 @@ func ropeNorm8(y, x, cos, sin []float32, eps float64) float32 {
 	return rs
 }
 
+func attnDot8(a, b []float32) float32 {
+	var s float32
+	for i, v := range a[:len(a)&^7] {
+		s += v * b[i]
+	}
+	return s
+}
+
 func attnScale8(x []float32, s float32) {
 	for i := range x[:len(x)&^7] {
 		x[i] *= s

@@ -94,6 +94,18 @@ func TestAttnRowKernels(t *testing.T) {
 						}
 					}
 				}
+				// dot
+				{
+					a, bb := randSlice(rng, hd+1, 2), randSlice(rng, hd+1, 2)
+					var w, mag float64
+					for i := range a {
+						w += float64(a[i]) * float64(bb[i])
+						mag += math.Abs(float64(a[i]) * float64(bb[i]))
+					}
+					if got := attnDot(k, a, bb); math.Abs(float64(got)-w) > 1e-6*mag {
+						t.Errorf("dot %g, want %g", got, w)
+					}
+				}
 				// scale, scale-and-copy, max
 				n := hd + 1
 				v := randSlice(rng, n, 5)
