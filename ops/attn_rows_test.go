@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -230,6 +231,44 @@ func TestAttnExpSum(t *testing.T) {
 		x := []float32{1, 2, 3, 4, float32(math.NaN()), 6, 7, 8, 9, 10, 11}
 		if s := attnExpSum(k, x, 1, 0); !math.IsNaN(float64(x[4])) || !math.IsNaN(float64(s)) {
 			t.Errorf("%s: NaN in, %g (sum %g) out", k, x[4], s)
+		}
+	}
+}
+
+// TestAttentionWorkersBitIdentical runs the attention forward and backward at
+// GOMAXPROCS 1, 2 and 5 (Workers()): each (batch, head) is computed wholly by
+// one worker, so the bits must not depend on how many there are.
+func TestAttentionWorkersBitIdentical(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	for _, c := range []AttnConfig{
+		{B: 3, T: 70, H: 3, HD: 32, PerHead: true, RoPE: true, QKNorm: true},
+		{B: 2, T: 67, H: 2, HD: 16, PerHead: true, RoPE: true, QKNorm: true, Gate: true, XSA: true},
+	} {
+		rng := rand.New(rand.NewPCG(8, 9))
+		n := c.B * c.T
+		qkv := randSlice(rng, n*c.H*c.Parts()*c.HD, 1.5)
+		dout := randSlice(rng, n*c.H*c.HD, 1)
+		var ref, dref []float32
+		for _, procs := range []int{1, 2, 5} {
+			runtime.GOMAXPROCS(procs)
+			op := newAttentionOp(c)
+			out, d := make([]float32, n*c.H*c.HD), make([]float32, len(qkv))
+			op.forward(out, qkv)
+			op.backward(d, qkv, dout)
+			if ref == nil {
+				ref, dref = out, d
+				continue
+			}
+			for i := range out {
+				if math.Float32bits(out[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("GOMAXPROCS %d: out[%d] = %g, at 1: %g", procs, i, out[i], ref[i])
+				}
+			}
+			for i := range d {
+				if math.Float32bits(d[i]) != math.Float32bits(dref[i]) {
+					t.Fatalf("GOMAXPROCS %d: dqkv[%d] = %g, at 1: %g", procs, i, d[i], dref[i])
+				}
+			}
 		}
 	}
 }
