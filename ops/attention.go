@@ -218,12 +218,11 @@ func (op *Attention) prepQK(bh, h int, x []float32) {
 	T, hd := c.T, c.HD
 	stride := c.H * c.Parts() * hd
 	qo, ko := c.off(0, h), c.off(1, h)
-	pf := op.rows >= KernelsAVX2 && c.PerHead // q, k, v are contiguous
+	pf := op.rows >= KernelsAVX2
 	for t := 0; t < T; t++ {
 		row := x[t*stride:]
 		if pf && t+attnPrefetch < T { // v too, for packForward
-			r := (t + attnPrefetch) * stride
-			prefetch(x[r+qo : r+qo+3*hd])
+			op.prefetchParts(x[(t+attnPrefetch)*stride:], h)
 		}
 		st := (bh*T + t) * hd
 		q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
@@ -242,6 +241,19 @@ func (op *Attention) prepQK(bh, h int, x []float32) {
 			op.rsq[bh*T+t] = rmsInPlace(q)
 			op.rsk[bh*T+t] = rmsInPlace(kk)
 		}
+	}
+}
+
+// prefetchParts prefetches head h's q, k and v in one qkv (or dqkv) row: one
+// contiguous range in the per-head layout, three otherwise.
+func (op *Attention) prefetchParts(row []float32, h int) {
+	c := op.cfg
+	if c.PerHead {
+		prefetch(row[c.off(0, h) : c.off(0, h)+3*c.HD])
+		return
+	}
+	for p := 0; p < 3; p++ {
+		prefetch(row[c.off(p, h) : c.off(p, h)+c.HD])
 	}
 }
 
@@ -475,13 +487,11 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 		transposeRows(dVr, hd, dVt, T, hd, T)
 		// QK-norm and RoPE backward, written straight into dqkv, and dv
 		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
-		pf = op.rows >= KernelsAVX2 && c.PerHead // the head's parts are contiguous
 		var cs, sn []float32
 		for t := 0; t < T; t++ {
 			drow := dqkv[(b*T+t)*stride:]
 			if pf && t+attnPrefetch < T {
-				r := (b*T + t + attnPrefetch) * stride
-				prefetch(dqkv[r+qo : r+qo+3*hd])
+				op.prefetchParts(dqkv[(b*T+t+attnPrefetch)*stride:], h)
 			}
 			st := (bh*T + t) * hd
 			if c.RoPE {
