@@ -268,10 +268,10 @@ func (op *Attention) forward(out, qkv []float32) {
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	br := min(attnBlock, T)
-	op.ensureScratch(br*T + br)
+	op.ensureScratch(br*T + br + hd)
 	op.pool.each(c.B*H, func(k, bh int) {
-		sc, w := op.workerScratch(k, br*T+br)
-		S, inv := sc[:br*T], sc[br*T:]
+		sc, w := op.workerScratch(k, br*T+br+hd)
+		S, inv, sg := sc[:br*T], sc[br*T:br*T+br], sc[br*T+br:]
 		b, h := bh/H, bh%H
 		x := qkv[b*T*stride : (b+1)*T*stride]
 		op.prepQK(bh, h, x)
@@ -303,20 +303,28 @@ func (op *Attention) forward(out, qkv []float32) {
 					continue
 				}
 				attnScaleRow(op.rows, o, inv[li])
-				epilogue(out[yo:yo+hd], o, x[i*stride:], c, h)
+				if c.Gate {
+					attnSigmoidRow(op.rows, sg, x[i*stride+c.off(3, h):i*stride+c.off(3, h)+hd])
+				}
+				epilogue(out[yo:yo+hd], o, x[i*stride:], sg, c, h)
 			}
 		}
 	})
 }
 
-// epilogue writes y = gate/xsa(o) for one row of one head.
-func epilogue(y, o, row []float32, c AttnConfig, h int) {
+// epilogue writes y = gate/xsa(o) for one row of one head; sg is the row's
+// sigmoid(g) with the gate (nil: computed here with sigmoid).
+func epilogue(y, o, row, sg []float32, c AttnConfig, h int) {
 	hd := c.HD
 	copy(y, o)
 	if c.Gate {
 		g := row[c.off(3, h) : c.off(3, h)+hd]
 		for d := range y {
-			y[d] *= sigmoid(g[d])
+			if sg != nil {
+				y[d] *= sg[d]
+			} else {
+				y[d] *= sigmoid(g[d])
+			}
 		}
 	}
 	if c.XSA {
@@ -371,7 +379,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	br := min(attnBlock, T)
-	per := 6*T*hd + T + 2*br*T
+	per := 6*T*hd + T + 2*br*T + hd
 	op.ensureScratch(per)
 	op.pool.each(c.B*H, func(k, bh int) {
 		sc, w := op.workerScratch(k, per)
@@ -381,7 +389,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 		// transposed (the products' outputs); dVx: the exclusive step's dv
 		// term; dVr: dv's rows
 		dOs, dQ, dKt, dVt, dVx, dVr := take(T*hd), take(T*hd), take(T*hd), take(T*hd), take(T*hd), take(T*hd)
-		D, P, dS := take(T), take(br*T), take(br*T)
+		D, P, dS, sg := take(T), take(br*T), take(br*T), take(hd)
 		b, h := bh/H, bh%H
 		dO, ldo := dOs, hd
 		if !c.Gate && !c.XSA {
@@ -409,6 +417,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			var g []float32
 			if c.Gate {
 				g = row[c.off(3, h) : c.off(3, h)+hd]
+				attnSigmoidRow(op.rows, sg, g)
 			}
 			if c.XSA {
 				v := row[c.off(2, h) : c.off(2, h)+hd]
@@ -419,7 +428,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 				for d := 0; d < hd; d++ {
 					y1 := o[d]
 					if g != nil {
-						y1 *= sigmoid(g[d])
+						y1 *= sg[d]
 					}
 					a += y1 * v[d] / n
 					cc += gy[d] * v[d] / n
@@ -429,7 +438,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 				for d := 0; d < hd; d++ {
 					y1 := o[d]
 					if g != nil {
-						y1 *= sigmoid(g[d])
+						y1 *= sg[d]
 					}
 					dvn := -a*gy[d] - cc*y1
 					dv[d] = dvn // temporarily dvn
@@ -447,7 +456,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			if c.Gate {
 				dg := drow[c.off(3, h) : c.off(3, h)+hd]
 				for d := 0; d < hd; d++ {
-					s := sigmoid(g[d])
+					s := sg[d]
 					dg[d] = do[d] * o[d] * s * (1 - s)
 					do[d] *= s
 				}

@@ -59,7 +59,7 @@ func (op *Attention) forwardRowwise(out, qkv []float32) {
 				op.lse[bh*T+i] = m + float32(math.Log(float64(l)))
 				row := qkv[(b*T+i)*stride:]
 				yo := (b*T+i)*H*hd + h*hd
-				epilogue(out[yo:yo+hd], oi, row, c, h)
+				epilogue(out[yo:yo+hd], oi, row, nil, c, h)
 			}
 		}
 	})

@@ -84,6 +84,24 @@ func attnDot(k Kernels, a, b []float32) float32 {
 	return s
 }
 
+// attnSigmoidRow sets s[i] = 1/(1 + e^(−g[i])) (len(g) elements): the
+// attention gate. Generic: sigmoid (float64 math.Exp); vector classes: the
+// Cephes expf of attnExpSum, then one float32 division per element.
+func attnSigmoidRow(k Kernels, s, g []float32) {
+	s = s[:len(g)]
+	if k < KernelsAVX2 {
+		for i, v := range g {
+			s[i] = sigmoid(v)
+		}
+		return
+	}
+	copy(s, g)
+	attnExpSum(k, s, -1, 0)
+	for i, e := range s {
+		s[i] = 1 / (1 + e)
+	}
+}
+
 // attnScaleRow sets x[i] *= s.
 func attnScaleRow(k Kernels, x []float32, s float32) {
 	i0 := 0

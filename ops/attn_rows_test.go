@@ -107,6 +107,26 @@ func TestAttnRowKernels(t *testing.T) {
 						t.Errorf("dot %g, want %g", got, w)
 					}
 				}
+				// sigmoid
+				{
+					g := randSlice(rng, hd+1, 12)
+					g[0] = 100
+					if hd > 2 {
+						g[1] = -100
+					}
+					sg := make([]float32, hd+2)
+					sg[hd+1] = 7
+					attnSigmoidRow(k, sg[:hd+1], g)
+					for i, v := range g {
+						w := 1 / (1 + math.Exp(-float64(v)))
+						if math.Abs(float64(sg[i])-w) > 1e-6*w+1e-37 {
+							t.Errorf("sigmoid(%g) = %g, want %g", v, sg[i], w)
+						}
+					}
+					if sg[hd+1] != 7 {
+						t.Error("sigmoid wrote past the row")
+					}
+				}
 				// scale, scale-and-copy, max
 				n := hd + 1
 				v := randSlice(rng, n, 5)
