@@ -49,10 +49,13 @@ func (op *Linear) Do(vs ...G.Value) (G.Value, error) {
 	y := outBuf(&op.y, op.shape)
 	yd := y.Float32s()
 	var beta float32
-	if op.bias {
-		for r := 0; r < op.n; r++ {
-			copy(yd[r*op.out:(r+1)*op.out], in[2])
-		}
+	if op.bias { // y starts as the bias in every row, on Workers() goroutines
+		b := in[2]
+		parallelFor(op.n, max(1, (1<<14)/op.out), func(_, lo, hi int) {
+			for r := lo; r < hi; r++ {
+				copy(yd[r*op.out:(r+1)*op.out], b)
+			}
+		})
 		beta = 1
 	}
 	G.WhichBLAS().Sgemm(blas.NoTrans, blas.Trans, op.n, op.out, op.in, 1, in[0], op.in, in[1], op.in, beta, yd, op.out)

@@ -24,15 +24,31 @@ func randSlice(n int, seed uint64) []float32 {
 	return s
 }
 
-// BenchmarkAdamWStep is one AdamW update of 1M parameters.
+// BenchmarkAdamWStep is one AdamW update of 1M parameters (split over
+// GOMAXPROCS goroutines), beside one serial pass over the same tensor on
+// this process's kernel (serial) and in plain Go (serial-go).
 func BenchmarkAdamWStep(b *testing.B) {
 	const n = 1 << 20
 	v, g, m, s := randSlice(n, 1), randSlice(n, 2), make([]float32, n), make([]float32, n)
 	h := DefaultHyper()
-	b.SetBytes(n * 4)
-	for i := 0; b.Loop(); i++ {
-		AdamWStep(v, g, m, s, int64(i+1), 1e-3, h, true)
-	}
+	b.Run("split", func(b *testing.B) {
+		b.SetBytes(n * 4)
+		for i := 0; b.Loop(); i++ {
+			AdamWStep(v, g, m, s, int64(i+1), 1e-3, h, true)
+		}
+	})
+	b.Run("serial", func(b *testing.B) {
+		b.SetBytes(n * 4)
+		for i := 0; b.Loop(); i++ {
+			newAdamWCoef(int64(i+1), 1e-3, h, true).update(v, g, m, s)
+		}
+	})
+	b.Run("serial-go", func(b *testing.B) {
+		b.SetBytes(n * 4)
+		for i := 0; b.Loop(); i++ {
+			newAdamWCoef(int64(i+1), 1e-3, h, true).updateGo(v, g, m, s)
+		}
+	})
 }
 
 // BenchmarkNewtonSchulz is Muon's orthogonalisation of hidden matrices of

@@ -3,6 +3,8 @@ package runner
 import (
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	gblas "gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -78,24 +80,76 @@ type adamState struct {
 //	p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)
 //
 // t is the 1-based step count. Element arithmetic is float64, stored as float32.
+// A tensor of at least adamGrain elements is cut into contiguous ranges
+// updated on up to GOMAXPROCS goroutines; every element's update is the same
+// arithmetic wherever the cuts fall, so the result does not depend on them.
 func AdamWStep(value, grad, m, v []float32, t int64, lr float64, h Hyper, decay bool) {
-	b1, b2 := h.Beta1, h.Beta2
-	bc1 := 1 - math.Pow(b1, float64(t))
-	bc2 := 1 - math.Pow(b2, float64(t))
-	stepSize := lr / bc1
-	sqrtBC2 := math.Sqrt(bc2)
-	keep := 1.0
-	if decay {
-		keep = 1 - lr*h.WeightDecay
+	c := newAdamWCoef(t, lr, h, decay)
+	n := len(grad)
+	w := min(runtime.GOMAXPROCS(0), n/adamGrain)
+	if w <= 1 {
+		c.update(value, grad, m, v)
+		return
 	}
+	chunk := (n + w - 1) / w
+	var wg sync.WaitGroup
+	for lo := chunk; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.update(value[lo:hi], grad[lo:hi], m[lo:hi], v[lo:hi])
+		}()
+	}
+	c.update(value[:chunk], grad[:chunk], m[:chunk], v[:chunk])
+	wg.Wait()
+}
+
+// adamGrain is the smallest range AdamWStep hands to a goroutine of its own.
+const adamGrain = 1 << 15
+
+// adamWCoef are one AdamW update's per-step constants (adamw_amd64.s reads
+// them in this order).
+type adamWCoef struct {
+	b1, b2, keep, stepSize, sqrtBC2, eps float64
+	ob1, ob2                             float64 // 1-b1, 1-b2
+}
+
+func newAdamWCoef(t int64, lr float64, h Hyper, decay bool) adamWCoef {
+	c := adamWCoef{b1: h.Beta1, b2: h.Beta2, keep: 1, eps: h.Eps, ob1: 1 - h.Beta1, ob2: 1 - h.Beta2}
+	c.stepSize = lr / (1 - math.Pow(h.Beta1, float64(t)))
+	c.sqrtBC2 = math.Sqrt(1 - math.Pow(h.Beta2, float64(t)))
+	if decay {
+		c.keep = 1 - lr*h.WeightDecay
+	}
+	return c
+}
+
+// update applies the update to one range (all slices of grad's length): on
+// the vector kernel where this process runs one (adamVector), the tail and
+// every element elsewhere in Go; both give the same bits.
+func (c adamWCoef) update(value, grad, m, v []float32) {
+	c.updateWith(value, grad, m, v, adamVector)
+}
+
+// updateWith is update with the vector kernel on or off.
+func (c adamWCoef) updateWith(value, grad, m, v []float32, vector bool) {
+	done := c.updateVector(value, grad, m, v, vector)
+	c.updateGo(value[done:], grad[done:], m[done:], v[done:])
+}
+
+// updateGo is the update in plain Go, the reference of the vector kernel.
+func (c adamWCoef) updateGo(value, grad, m, v []float32) {
+	b1, b2, ob1, ob2 := c.b1, c.b2, c.ob1, c.ob2
+	value, m, v = value[:len(grad)], m[:len(grad)], v[:len(grad)]
 	for i, g32 := range grad {
 		g := float64(g32)
-		p := float64(value[i]) * keep
-		mi := b1*float64(m[i]) + (1-b1)*g
-		vi := b2*float64(v[i]) + (1-b2)*g*g
+		p := float64(value[i]) * c.keep
+		mi := b1*float64(m[i]) + ob1*g
+		vi := b2*float64(v[i]) + ob2*g*g
 		m[i], v[i] = float32(mi), float32(vi)
-		denom := math.Sqrt(vi)/sqrtBC2 + h.Eps
-		value[i] = float32(p - stepSize*mi/denom)
+		denom := math.Sqrt(vi)/c.sqrtBC2 + c.eps
+		value[i] = float32(p - c.stepSize*mi/denom)
 	}
 }
 

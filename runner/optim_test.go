@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tinyscale/tinyscale/ops"
+
 	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/mat"
 )
@@ -34,6 +36,70 @@ func TestAdamWStepByHand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAdamWStepSplitBitIdentical holds the split update (AdamWStep cuts
+// long tensors into ranges on several goroutines) to one serial pass over the
+// whole tensor, bit for bit, at lengths around the cut sizes.
+func TestAdamWStepSplitBitIdentical(t *testing.T) {
+	h := DefaultHyper()
+	for _, n := range []int{adamGrain - 1, 2*adamGrain + 1, 5*adamGrain + 7} {
+		rng := rand.New(rand.NewPCG(uint64(n), 3))
+		val, grad := make([]float32, n), make([]float32, n)
+		for i := range val {
+			val[i], grad[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		split := [3][]float32{append([]float32(nil), val...), make([]float32, n), make([]float32, n)}
+		serial := [3][]float32{append([]float32(nil), val...), make([]float32, n), make([]float32, n)}
+		for step := int64(1); step <= 3; step++ {
+			AdamWStep(split[0], grad, split[1], split[2], step, 1e-3, h, true)
+			newAdamWCoef(step, 1e-3, h, true).updateGo(serial[0], grad, serial[1], serial[2])
+		}
+		for k, name := range []string{"value", "m", "v"} {
+			for i := range serial[k] {
+				if math.Float32bits(split[k][i]) != math.Float32bits(serial[k][i]) {
+					t.Fatalf("n %d: %s[%d] = %v split, %v serial", n, name, i, split[k][i], serial[k][i])
+				}
+			}
+		}
+	}
+}
+
+// TestAdamWVectorBitIdentical holds the vector AdamW kernel (where this
+// machine runs it) to the plain Go loop, bit for bit, at lengths that leave
+// every tail size, with gradients spanning zero, tiny and large values.
+func TestAdamWVectorBitIdentical(t *testing.T) {
+	if !adamVectorFor(ops.BestKernels(), nil) {
+		t.Skip("this CPU runs no vector AdamW kernel")
+	}
+	h := DefaultHyper()
+	for _, n := range []int{1, 3, 4, 5, 7, 8, 33, 1001} {
+		rng := rand.New(rand.NewPCG(uint64(n), 4))
+		val, grad := make([]float32, n), make([]float32, n)
+		for i := range val {
+			val[i] = float32(rng.NormFloat64())
+			grad[i] = float32(rng.NormFloat64() * math.Pow(10, float64(rng.IntN(16)-10)))
+			if i%5 == 0 {
+				grad[i] = 0
+			}
+		}
+		vec := [3][]float32{append([]float32(nil), val...), make([]float32, n), make([]float32, n)}
+		ref := [3][]float32{append([]float32(nil), val...), make([]float32, n), make([]float32, n)}
+		for step := int64(1); step <= 4; step++ {
+			for _, decay := range []bool{true, false} {
+				c := newAdamWCoef(step, 3e-3, h, decay)
+				c.updateWith(vec[0], grad, vec[1], vec[2], true)
+				c.updateGo(ref[0], grad, ref[1], ref[2])
+			}
+		}
+		for k, name := range []string{"value", "m", "v"} {
+			for i := range ref[k] {
+				if math.Float32bits(vec[k][i]) != math.Float32bits(ref[k][i]) {
+					t.Fatalf("n %d: %s[%d] = %v vector, %v Go", n, name, i, vec[k][i], ref[k][i])
+				}
+			}
+		}
 	}
 }
 
