@@ -487,13 +487,21 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			if r0 == last {
 				beta = 0
 			}
-			w.accT(dVt, T, dO[r0*ldo:], ldo, P, T, r0, n, rb, beta)
-			w.accT(dKt, T, Q[r0*hd:], hd, dS, T, r0, n, rb, beta)
+			if w.fma {
+				w.accT(dVt, T, dO[r0*ldo:], ldo, P, T, r0, n, rb, beta)
+				w.accT(dKt, T, Q[r0*hd:], hd, dS, T, r0, n, rb, beta)
+			} else { // gonum: dv, dk as rows, in dVt's and dKt's buffers
+				w.acc(dVt, hd, P, T, dO[r0*ldo:], ldo, n, rb, beta)
+				w.acc(dKt, hd, dS, T, Q[r0*hd:], hd, n, rb, beta)
+			}
 			w.pv(dQ[r0*hd:], dS, T, K, hd, r0, rb)
 		}
-		dK := dOs
-		transposeRows(dK, hd, dKt, T, hd, T)
-		transposeRows(dVr, hd, dVt, T, hd, T)
+		dK, dV := dKt, dVt
+		if w.fma {
+			dK, dV = dOs, dVr
+			transposeRows(dK, hd, dKt, T, hd, T)
+			transposeRows(dV, hd, dVt, T, hd, T)
+		}
 		// QK-norm and RoPE backward, written straight into dqkv, and dv
 		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
 		var cs, sn []float32
@@ -509,7 +517,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			qkBwdRow(op.rows, drow[qo:qo+hd], dQ[t*hd:(t+1)*hd], op.qn[st:st+hd], cs, sn, op.rsq[bh*T+t], c.QKNorm, c.RoPE)
 			qkBwdRow(op.rows, drow[ko:ko+hd], dK[t*hd:(t+1)*hd], op.kn[st:st+hd], cs, sn, op.rsk[bh*T+t], c.QKNorm, c.RoPE)
 			dv := drow[vo : vo+hd]
-			copy(dv, dVr[t*hd:(t+1)*hd])
+			copy(dv, dV[t*hd:(t+1)*hd])
 			if c.XSA {
 				for d, x := range dVx[t*hd : (t+1)*hd] {
 					dv[d] += x

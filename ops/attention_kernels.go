@@ -461,6 +461,13 @@ func (w attnTiles) pv(o []float32, p []float32, lds int, x []float32, ldx, r0, r
 	gemm(false, false, rb, w.hd, r0+rb, 1, p, lds, x, ldx, 0, o, w.hd)
 }
 
+// acc sets c (n × hd, row stride ldc) to p[0:rb, 0:n]ᵀ · x[0:rb] (row stride
+// ldx) + beta c on gonum's Sgemm: dv, dk for the generic class (accT is the
+// vector classes').
+func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, ldx, n, rb int, beta float32) {
+	gemm(true, false, n, w.hd, rb, 1, p, lds, x, ldx, beta, c, ldc)
+}
+
 // accT sets ct (hd × n, row stride ldc: the transpose of dv or dk) to
 // x[0:rb]ᵀ · p[0:rb, 0:n] + beta ct, beta 0 or 1, where x (row stride ldx) is
 // the block's rows of dO or q and p's rows (row stride lds) are those of the
