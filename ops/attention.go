@@ -219,10 +219,14 @@ func (op *Attention) prepQK(bh, h int, x []float32) {
 	stride := c.H * c.Parts() * hd
 	qo, ko := c.off(0, h), c.off(1, h)
 	pf := op.rows >= KernelsAVX2
+	parts, np := c.partRanges(h)
 	for t := 0; t < T; t++ {
 		row := x[t*stride:]
 		if pf && t+attnPrefetch < T { // v too, for packForward
-			op.prefetchParts(x[(t+attnPrefetch)*stride:], h)
+			ahead := x[(t+attnPrefetch)*stride:]
+			for _, r := range parts[:np] {
+				prefetch(ahead[r[0]:r[1]])
+			}
 		}
 		st := (bh*T + t) * hd
 		q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
@@ -244,17 +248,18 @@ func (op *Attention) prepQK(bh, h int, x []float32) {
 	}
 }
 
-// prefetchParts prefetches head h's q, k and v in one qkv (or dqkv) row: one
-// contiguous range in the per-head layout, three otherwise.
-func (op *Attention) prefetchParts(row []float32, h int) {
-	c := op.cfg
+// partRanges returns head h's q, k and v column ranges [lo, hi) in a qkv (or
+// dqkv) row, r[:n]: one range in the per-head layout, where they are
+// contiguous, three otherwise.
+func (c AttnConfig) partRanges(h int) (r [3][2]int, n int) {
 	if c.PerHead {
-		prefetch(row[c.off(0, h) : c.off(0, h)+3*c.HD])
-		return
+		r[0] = [2]int{c.off(0, h), c.off(0, h) + 3*c.HD}
+		return r, 1
 	}
-	for p := 0; p < 3; p++ {
-		prefetch(row[c.off(p, h) : c.off(p, h)+c.HD])
+	for p := range 3 {
+		r[p] = [2]int{c.off(p, h), c.off(p, h) + c.HD}
 	}
+	return r, 3
 }
 
 // forward computes, per (batch, head) on parallel workers, blocks of
@@ -397,11 +402,12 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 		}
 		// epilogue backward: dO, dv (xsa), dg (gate)
 		pf := op.rows >= KernelsAVX2
+		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
 		for i := 0; i < T; i++ {
 			if pf && i+attnPrefetch < T { // dout's row, and v's for packBackward
 				r := (b*T + i + attnPrefetch)
 				prefetch(dout[r*H*hd+h*hd : r*H*hd+(h+1)*hd])
-				prefetch(qkv[r*stride+c.off(2, h) : r*stride+c.off(2, h)+hd])
+				prefetch(qkv[r*stride+vo : r*stride+vo+hd])
 			}
 			row := qkv[(b*T+i)*stride:]
 			drow := dqkv[(b*T+i)*stride:]
@@ -503,12 +509,15 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			transposeRows(dV, hd, dVt, T, hd, T)
 		}
 		// QK-norm and RoPE backward, written straight into dqkv, and dv
-		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
 		var cs, sn []float32
+		parts, np := c.partRanges(h)
 		for t := 0; t < T; t++ {
 			drow := dqkv[(b*T+t)*stride:]
 			if pf && t+attnPrefetch < T {
-				op.prefetchParts(dqkv[(b*T+t+attnPrefetch)*stride:], h)
+				ahead := dqkv[(b*T+t+attnPrefetch)*stride:]
+				for _, r := range parts[:np] {
+					prefetch(ahead[r[0]:r[1]])
+				}
 			}
 			st := (bh*T + t) * hd
 			if c.RoPE {
