@@ -416,16 +416,59 @@ func newAttnTiles(fma bool, t, hd int, buf []float32) attnTiles {
 func (w attnTiles) packForward(k, v []float32, ldv int) {
 	if w.fma {
 		packB(w.kt, true, w.hd, w.t, k, w.hd)
-		packB(w.kv, false, w.t, w.hd, v, ldv)
+		if w.hd%knr != 0 { // else pv reads v in place
+			packB(w.kv, false, w.t, w.hd, v, ldv)
+		}
 	}
 }
 
-// packBackward packs kᵀ, vᵀ and k of one head.
+// gemmNNInPlace sets c (m × n, n a multiple of 16) = a · b with b (k × n,
+// row stride ldb) read in place by the micro-kernels' kern*B twins, serially
+// on this goroutine; only the terms p < kLim+i0+mb of the row panel at i0
+// are summed (a is zero past them). The same sums as gemmPacked on packed b
+// (same bits); pa as gemmPacked's.
+func gemmNNInPlace(pa []float32, m, n, k, kLim int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	set, add := microKernB(kmr, true), microKernB(kmr, false)
+	tmp, pa := pa[:kmrMax*knr], pa[kmrMax*knr:]
+	for i0 := 0; i0 < m; i0 += kmr {
+		mb := min(kmr, m-i0)
+		kk := min(k, kLim+i0+mb)
+		var ap []float32
+		ld := lda
+		if mb < kmr {
+			ap, ld = pa[:kmr*kk], kk
+			for i := 0; i < mb; i++ {
+				copy(ap[i*kk:(i+1)*kk], a[(i0+i)*lda:])
+			}
+			clear(ap[mb*kk:])
+		} else {
+			ap = a[i0*lda : (i0+kmr-1)*lda+kk]
+		}
+		for j0 := 0; j0 < n; j0 += knr {
+			bp := b[j0 : (kk-1)*ldb+j0+knr]
+			if mb == kmr {
+				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
+				set(kk, &ap[0], ld, &bp[0], ldb, &c[i0*ldc+j0], ldc)
+				continue
+			}
+			clear(tmp[:])
+			add(kk, &ap[0], ld, &bp[0], ldb, &tmp[0], knr)
+			for i := 0; i < mb; i++ {
+				copy(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+knr], tmp[i*knr:])
+			}
+		}
+	}
+}
+
+// packBackward packs kᵀ, vᵀ and (when pv cannot read it in place) k of one
+// head.
 func (w attnTiles) packBackward(k, v []float32, ldv int) {
 	if w.fma {
 		packB(w.kt, true, w.hd, w.t, k, w.hd)
 		packB(w.vt, true, w.hd, w.t, v, ldv)
-		packB(w.kv, false, w.t, w.hd, k, w.hd)
+		if w.hd%knr != 0 {
+			packB(w.kv, false, w.t, w.hd, k, w.hd)
+		}
 	}
 }
 
@@ -451,9 +494,13 @@ func (w attnTiles) dov(dp []float32, lds int, dO []float32, ldo int, v []float32
 }
 
 // pv sets o (rb × hd) = p · x[0:r0+rb] where p (row stride lds) is zero past
-// each row's diagonal; x is v (row stride ldx, packed by packForward) or k
-// (packed by packBackward).
+// each row's diagonal; x is v (row stride ldx) or k, read in place when hd is
+// a multiple of 16, else packed by packForward or packBackward.
 func (w attnTiles) pv(o []float32, p []float32, lds int, x []float32, ldx, r0, rb int) {
+	if w.fma && w.hd%knr == 0 {
+		gemmNNInPlace(w.pa, rb, w.hd, r0+rb, r0, p, lds, x, ldx, o, w.hd)
+		return
+	}
 	if w.fma {
 		gemmPacked(w.pa, false, rb, w.hd, r0+rb, -1, r0, -1, p, lds, w.kv, w.t, 0, o, w.hd)
 		return

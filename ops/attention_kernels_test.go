@@ -281,3 +281,45 @@ func TestGemmCausalT(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmNNInPlace holds gemmNNInPlace (B read in place, causal kLim) bit for
+// bit to gemmPacked on the packed B, at short row panels and several limits.
+func TestGemmNNInPlace(t *testing.T) {
+	if !haveFMA {
+		t.Skip("no AVX2/FMA here")
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, m := range []int{5, 16, 22, 64} {
+		for _, n := range []int{16, 64} {
+			for _, kLim := range []int{0, 16, 64} {
+				k := kLim + m
+				const pad = 5
+				lda, ldb := k+pad, n+pad
+				a := make([]float32, m*lda)
+				for i := 0; i < m; i++ { // zero past the causal limit, as P is
+					for p := 0; p <= kLim+i && p < k; p++ {
+						a[i*lda+p] = r.Float32()*2 - 1
+					}
+				}
+				b := make([]float32, k*ldb)
+				for i := range b {
+					b[i] = r.Float32()*2 - 1
+				}
+				pb := make([]float32, k*up16(n))
+				packB(pb, false, k, n, b, ldb)
+				pa := make([]float32, kmrMax*knr+kmr*k)
+				got, want := make([]float32, m*n), make([]float32, m*n)
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				gemmNNInPlace(pa, m, n, k, kLim, a, lda, b, ldb, got, n)
+				gemmPacked(pa, false, m, n, k, -1, kLim, -1, a, lda, pb, k, 0, want, n)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("m=%d n=%d kLim=%d: c[%d] = %g, want %g", m, n, kLim, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
