@@ -15,9 +15,10 @@ import "math"
 // (attn_rows_z_amd64.s) that also do the remainder, under a lane mask.
 
 // attnExpSum sets x[j] = e^(a·x[j] − b) (Cephes expf) and returns the sum of
-// the results: the softmax row of the forward. AVX-512 sums in 16 lanes,
-// AVX2 in 8 (then the remainder), generic in order, so the classes' sums
-// differ in their last bits.
+// the results: the softmax row of the forward. AVX-512 sums in 16 lanes
+// (the remainder under a mask), AVX2 in 8 (the remainder on a copy padded
+// with −Inf/a, which adds 0), generic in order, so the classes' sums differ in
+// their last bits.
 func attnExpSum(k Kernels, x []float32, a, b float32) float32 {
 	if k >= KernelsAVX512 {
 		return expSum16(x, a, b)
@@ -27,6 +28,20 @@ func attnExpSum(k Kernels, x []float32, a, b float32) float32 {
 	if k >= KernelsAVX2 {
 		if j0 = len(x) &^ 7; j0 > 0 {
 			s = expScaled8(x[:j0], a, b)
+		}
+		if j0 < len(x) && a != 0 { // the rest through the same kernel, padded
+			var buf [8]float32
+			pad := float32(math.Inf(-1)) // a·pad = −Inf: e^−Inf = 0 adds nothing
+			if a < 0 {
+				pad = -pad
+			}
+			n := copy(buf[:], x[j0:])
+			for j := n; j < 8; j++ {
+				buf[j] = pad
+			}
+			s += expScaled8(buf[:], a, b)
+			copy(x[j0:], buf[:n])
+			return s
 		}
 	}
 	for j := j0; j < len(x); j++ {
@@ -204,6 +219,15 @@ func softmaxBwdRow(k Kernels, p, ds []float32, a, b, c, di, scale float32) {
 	if k >= KernelsAVX2 {
 		j0 = len(p) &^ 7
 		softmaxBwd8(p[:j0], ds[:j0], a, b, c, di, scale)
+		if j0 < len(p) { // the rest through the same kernel, on a copy
+			var pb, db [8]float32
+			n := copy(pb[:], p[j0:])
+			copy(db[:], ds[j0:])
+			softmaxBwd8(pb[:], db[:], a, b, c, di, scale)
+			copy(p[j0:], pb[:n])
+			copy(ds[j0:], db[:n])
+			return
+		}
 	}
 	for j := j0; j < len(p); j++ {
 		e := expf(a*p[j]-b) * c
