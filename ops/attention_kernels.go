@@ -568,36 +568,3 @@ func (hp *headPool) work(k, n int, f func(worker, bh int)) {
 		f(k, bh)
 	}
 }
-
-// expSum sets x[j] = e^(a*x[j]-b) and returns the sum of the results, eight
-// at a time on AVX2/FMA (fma) and the rest with expf.
-func (w attnTiles) expSum(x []float32, a, b float32) float32 {
-	var s float32
-	n8 := 0
-	if w.fma {
-		if n8 = len(x) &^ 7; n8 > 0 {
-			s = expScaled8(x[:n8], a, b)
-		}
-	}
-	for j := n8; j < len(x); j++ {
-		p := expf(a*x[j] - b)
-		x[j] = p
-		s += p
-	}
-	return s
-}
-
-// ropeQK is Rope(q, q, cos, sin) and Rope(k, k, cos, sin) in one pass, with
-// the bounds checks hoisted.
-func ropeQK(q, k, cos, sin []float32) {
-	d := len(cos)
-	sin = sin[:d]
-	q1, q2, k1, k2 := q[:d], q[d:2*d], k[:d], k[d:2*d]
-	for i, c := range cos {
-		s := sin[i]
-		a, b := q1[i], q2[i]
-		q1[i], q2[i] = a*c+b*s, -a*s+b*c
-		a, b = k1[i], k2[i]
-		k1[i], k2[i] = a*c+b*s, -a*s+b*c
-	}
-}

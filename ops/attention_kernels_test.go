@@ -81,43 +81,6 @@ func TestAttentionTiledMatchesRowwise(t *testing.T) {
 	}
 }
 
-// TestExpSum holds the vector exp (and its scalar tail) to math.Exp.
-func TestExpSum(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 3))
-	for _, fma := range []bool{false, haveFMA} {
-		for _, n := range []int{0, 5, 8, 37, 256} {
-			x := randSlice(rng, n, 30)
-			if n > 5 {
-				x[1], x[2], x[3] = -200, float32(math.Inf(-1)), 0
-			}
-			orig := append([]float32(nil), x...)
-			const a, b = 0.125, 2.5
-			s := attnTiles{fma: fma}.expSum(x, a, b)
-			var want float64
-			for j, v := range orig {
-				arg := a*float64(v) - b
-				e := math.Exp(arg)
-				if e < 1.2e-38 {
-					e = 0
-				}
-				want += e
-				// the float32 argument carries a rounding error of |arg| 2^-24
-				if d := math.Abs(float64(x[j]) - e); d > (3e-7+math.Abs(arg)*1.2e-7)*e || (e == 0 && x[j] != 0) {
-					t.Fatalf("fma=%v n=%d: e^(%g*%g-%g) = %g, want %g", fma, n, a, v, b, x[j], e)
-				}
-			}
-			if math.Abs(float64(s)-want) > 1e-6*want {
-				t.Errorf("fma=%v n=%d: sum %g, want %g", fma, n, s, want)
-			}
-		}
-	}
-	x := []float32{1, 2, 3, 4, float32(math.NaN()), 6, 7, 8}
-	attnTiles{fma: haveFMA}.expSum(x, 1, 0)
-	if !math.IsNaN(float64(x[4])) {
-		t.Errorf("NaN in, %g out", x[4])
-	}
-}
-
 // packBRef is the plain packing of op(B) into 16-column panels that packB
 // must reproduce exactly (element [p][j] of panel q at q*16*k + p*16 + j, the
 // last panel zero-padded).
