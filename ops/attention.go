@@ -130,8 +130,10 @@ const attnPrefetch = 4
 // T×T tensor; per-row max and 1/sum kept; scores recomputed in backward), then
 // the optional sigmoid gate and exclusive step. Batch×heads run on Workers()
 // goroutines, each with its own scratch; the tile products use an AVX2/FMA
-// micro-kernel where the CPU has one and gonum's serial Sgemm otherwise
-// (attention_kernels.go).
+// (or AVX-512) micro-kernel where the CPU has one and gonum's serial Sgemm
+// otherwise (attention_kernels.go), the work on single rows (RoPE and
+// QK-norm, their backward, the softmax rows, the gate's sigmoid) row kernels
+// of the op's kernel class (attn_rows.go).
 type Attention struct {
 	base
 	cfg      AttnConfig
