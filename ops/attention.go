@@ -153,7 +153,8 @@ type Attention struct {
 	// CPU has it), otherwise on gonum's serial Sgemm.
 	fma bool
 	// rows: the class of the row kernels (attn_rows.go): RoPE and QK-norm
-	// of q and k, their backward, the softmax row max, o's normalisation.
+	// of q and k, their backward, the softmax rows, o's normalisation, the
+	// gate's sigmoid, the row dots and the prefetches (vector classes only).
 	rows Kernels
 	pool headPool
 }
