@@ -118,27 +118,44 @@ func axpy(a float32, x, y []float32) {
 
 const xsaEps = 1e-12
 
+// attnPrefetch is how many rows ahead the row loops over qkv and dqkv ask
+// for their cache lines (prefetch): rows 3 KiB apart (P1-Silia) each start a
+// new page, where the hardware prefetchers stop.
+const attnPrefetch = 4
+
 // Attention is fused causal multi-head self-attention from the qkv projection
 // (B*T, H*parts*hd) to the concatenated heads (B*T, H*hd): RoPE, QK-norm,
 // softmax(q k^T/sqrt(hd) + causal) v flash-style (blocks of attnBlock query
 // rows against their unmasked keys as small tile products, never a masked
-// T×T tensor; per-row log-sum-exp kept; scores recomputed in backward), then
+// T×T tensor; per-row max and 1/sum kept; scores recomputed in backward), then
 // the optional sigmoid gate and exclusive step. Batch×heads run on Workers()
 // goroutines, each with its own scratch; the tile products use an AVX2/FMA
-// micro-kernel where the CPU has one and gonum's serial Sgemm otherwise
-// (attention_kernels.go).
+// (or AVX-512) micro-kernel where the CPU has one and gonum's serial Sgemm
+// otherwise (attention_kernels.go), the work on single rows (RoPE and
+// QK-norm, their backward, the softmax rows, the gate's sigmoid) row kernels
+// of the op's kernel class (attn_rows.go).
 type Attention struct {
 	base
 	cfg      AttnConfig
 	cos, sin []float32
-	// saved for backward, laid out (B, H, T, hd) / (B, H, T)
-	qn, kn, o     []float32
-	lse, rsq, rsk []float32
-	scratch       []float32
-	y             *tensor.Dense
+	// saved for backward, laid out (B, H, T, hd) / (B, H, T): the rotated,
+	// normalised q and k, o, each softmax row's scaled max and 1/sum (so
+	// backward's p = e^(s/sqrt(hd) − smax)·sinv, no logarithm per row), 1/rms
+	// of q and k
+	qn, kn, o  []float32
+	smax, sinv []float32
+	rsq, rsk   []float32
+	// lse: the log-sum-exp of forwardRowwise (tests), allocated by it
+	lse     []float32
+	scratch []float32
+	y       *tensor.Dense
 	// fma: the tile products run on the AVX2/FMA micro-kernel (when the
 	// CPU has it), otherwise on gonum's serial Sgemm.
-	fma  bool
+	fma bool
+	// rows: the class of the row kernels (attn_rows.go): RoPE and QK-norm
+	// of q and k, their backward, the softmax rows, o's normalisation, the
+	// gate's sigmoid, the row dots and the prefetches (vector classes only).
+	rows Kernels
 	pool headPool
 }
 
@@ -161,8 +178,8 @@ func newAttentionOp(cfg AttnConfig) *Attention {
 	sz := n * cfg.H * cfg.HD
 	op := &Attention{base: newBase("Attention", []int{n, cfg.H * cfg.HD}, 2, 2), cfg: cfg,
 		qn: make([]float32, sz), kn: make([]float32, sz), o: make([]float32, sz),
-		lse: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H),
-		fma: haveFMA}
+		smax: make([]float32, n*cfg.H), sinv: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H),
+		fma: haveFMA, rows: cpuKernels}
 	if cfg.RoPE {
 		op.cos, op.sin = RopeTables(cfg.T, cfg.HD)
 	}
@@ -204,20 +221,48 @@ func (op *Attention) prepQK(bh, h int, x []float32) {
 	T, hd := c.T, c.HD
 	stride := c.H * c.Parts() * hd
 	qo, ko := c.off(0, h), c.off(1, h)
+	pf := op.rows >= KernelsAVX2
+	parts, np := c.partRanges(h)
 	for t := 0; t < T; t++ {
 		row := x[t*stride:]
+		if pf && t+attnPrefetch < T { // v too, for packForward
+			ahead := x[(t+attnPrefetch)*stride:]
+			for _, r := range parts[:np] {
+				prefetch(ahead[r[0]:r[1]])
+			}
+		}
 		st := (bh*T + t) * hd
 		q, kk := op.qn[st:st+hd], op.kn[st:st+hd]
+		if c.RoPE { // copy, rotate and normalise in one pass over each row
+			cs, sn := op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2]
+			rq := ropeNormRow(op.rows, q, row[qo:qo+hd], cs, sn, c.QKNorm)
+			rk := ropeNormRow(op.rows, kk, row[ko:ko+hd], cs, sn, c.QKNorm)
+			if c.QKNorm {
+				op.rsq[bh*T+t], op.rsk[bh*T+t] = rq, rk
+			}
+			continue
+		}
 		copy(q, row[qo:qo+hd])
 		copy(kk, row[ko:ko+hd])
-		if c.RoPE {
-			ropeQK(q, kk, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
-		}
 		if c.QKNorm {
 			op.rsq[bh*T+t] = rmsInPlace(q)
 			op.rsk[bh*T+t] = rmsInPlace(kk)
 		}
 	}
+}
+
+// partRanges returns head h's q, k and v column ranges [lo, hi) in a qkv (or
+// dqkv) row, r[:n]: one range in the per-head layout, where they are
+// contiguous, three otherwise.
+func (c AttnConfig) partRanges(h int) (r [3][2]int, n int) {
+	if c.PerHead {
+		r[0] = [2]int{c.off(0, h), c.off(0, h) + 3*c.HD}
+		return r, 1
+	}
+	for p := range 3 {
+		r[p] = [2]int{c.off(p, h), c.off(p, h) + c.HD}
+	}
+	return r, 3
 }
 
 // forward computes, per (batch, head) on parallel workers, blocks of
@@ -231,15 +276,16 @@ func (op *Attention) forward(out, qkv []float32) {
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	br := min(attnBlock, T)
-	op.ensureScratch(br*T + br)
+	op.ensureScratch(br*T + br + hd)
 	op.pool.each(c.B*H, func(k, bh int) {
-		sc, w := op.workerScratch(k, br*T+br)
-		S, inv := sc[:br*T], sc[br*T:]
+		sc, w := op.workerScratch(k, br*T+br+hd)
+		S, inv, sg := sc[:br*T], sc[br*T:br*T+br], sc[br*T+br:]
 		b, h := bh/H, bh%H
 		x := qkv[b*T*stride : (b+1)*T*stride]
 		op.prepQK(bh, h, x)
 		Q, K := op.qn[bh*T*hd:(bh+1)*T*hd], op.kn[bh*T*hd:(bh+1)*T*hd]
-		O, lse := op.o[bh*T*hd:(bh+1)*T*hd], op.lse[bh*T:(bh+1)*T]
+		O := op.o[bh*T*hd : (bh+1)*T*hd]
+		smax, sinv := op.smax[bh*T:(bh+1)*T], op.sinv[bh*T:(bh+1)*T]
 		V := x[c.off(2, h):]
 		w.packForward(K, V, stride)
 		for r0 := 0; r0 < T; r0 += br {
@@ -249,41 +295,44 @@ func (op *Attention) forward(out, qkv []float32) {
 			for li := 0; li < rb; li++ {
 				i := r0 + li
 				row := S[li*T : li*T+n]
-				m := row[0]
-				for _, s := range row[1 : i+1] {
-					if s > m {
-						m = s
-					}
-				}
-				m *= scale
-				l := w.expSum(row[:i+1], scale, m)
+				m := attnRowMax(op.rows, row[:i+1]) * scale
+				l := attnExpSum(op.rows, row[:i+1], scale, m)
 				clear(row[i+1:])
 				inv[li] = 1 / l
-				lse[i] = m + float32(math.Log(float64(l)))
+				smax[i], sinv[i] = m, inv[li]
 			}
 			w.pv(O[r0*hd:], S, T, V, stride, r0, rb)
-			for li := 0; li < rb; li++ { // normalise o rather than P
-				o := O[(r0+li)*hd : (r0+li+1)*hd]
-				for d := range o {
-					o[d] *= inv[li]
+			for li := 0; li < rb; li++ { // normalise o rather than P, then the epilogue
+				i := r0 + li
+				o := O[i*hd : (i+1)*hd]
+				yo := (b*T+i)*H*hd + h*hd
+				if !c.Gate && !c.XSA {
+					attnScaleCopyRow(op.rows, out[yo:yo+hd], o, inv[li])
+					continue
 				}
+				attnScaleRow(op.rows, o, inv[li])
+				if c.Gate {
+					attnSigmoidRow(op.rows, sg, x[i*stride+c.off(3, h):i*stride+c.off(3, h)+hd])
+				}
+				epilogue(out[yo:yo+hd], o, x[i*stride:], sg, c, h)
 			}
-		}
-		for i := 0; i < T; i++ {
-			yo := (b*T+i)*H*hd + h*hd
-			epilogue(out[yo:yo+hd], O[i*hd:(i+1)*hd], x[i*stride:], c, h)
 		}
 	})
 }
 
-// epilogue writes y = gate/xsa(o) for one row of one head.
-func epilogue(y, o, row []float32, c AttnConfig, h int) {
+// epilogue writes y = gate/xsa(o) for one row of one head; sg is the row's
+// sigmoid(g) with the gate (nil: computed here with sigmoid).
+func epilogue(y, o, row, sg []float32, c AttnConfig, h int) {
 	hd := c.HD
 	copy(y, o)
 	if c.Gate {
 		g := row[c.off(3, h) : c.off(3, h)+hd]
 		for d := range y {
-			y[d] *= sigmoid(g[d])
+			if sg != nil {
+				y[d] *= sg[d]
+			} else {
+				y[d] *= sigmoid(g[d])
+			}
 		}
 	}
 	if c.XSA {
@@ -326,34 +375,58 @@ func (op *attentionBwd) Do(vs ...G.Value) (G.Value, error) {
 // (rotated, normalised q and k, o and the log-sum-exp): per (batch, head) and
 // block of attnBlock query rows, P is recomputed from q kᵀ, dP = dO vᵀ,
 // dS = P∘(dP − rowsum(dO∘o))/sqrt(hd), then dv += Pᵀ dO, dk += dSᵀ q and
-// dq = dS k, each as one tile product.
+// dq = dS k, each as one tile product (dv and dk as their transposes, dvᵀ +=
+// dOᵀ P, so that P and dS are read in place). The blocks run last to first,
+// so the first block's products (which cover every key) set dk and dv rather
+// than add to zeroed buffers. dq, dk and dv are kept in the worker's scratch
+// and written into dqkv row by row at the end, each row's parts in one pass.
+// Without the gate and the exclusive step, dO is read from dout in place.
 func (op *Attention) backward(dqkv, qkv, dout []float32) {
 	c := op.cfg
 	T, hd, H := c.T, c.HD, c.H
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	br := min(attnBlock, T)
-	per := 3*T*hd + T + 2*br*T
+	per := 6*T*hd + T + 2*br*T + hd
 	op.ensureScratch(per)
 	op.pool.each(c.B*H, func(k, bh int) {
 		sc, w := op.workerScratch(k, per)
-		dO, dQ, dK, D := sc[:T*hd], sc[T*hd:2*T*hd], sc[2*T*hd:3*T*hd], sc[3*T*hd:3*T*hd+T]
-		P, dS := sc[3*T*hd+T:3*T*hd+T+br*T], sc[3*T*hd+T+br*T:]
+		take := func(n int) []float32 { s := sc[:n:n]; sc = sc[n:]; return s }
+		// dOs: dO when the gate or the exclusive step change it (else dO is
+		// read in place from dout), then dk's rows; dKt, dVt: dk, dv
+		// transposed (the products' outputs); dVx: the exclusive step's dv
+		// term; dVr: dv's rows
+		dOs, dQ, dKt, dVt, dVx, dVr := take(T*hd), take(T*hd), take(T*hd), take(T*hd), take(T*hd), take(T*hd)
+		D, P, dS, sg := take(T), take(br*T), take(br*T), take(hd)
 		b, h := bh/H, bh%H
-		zero(dK)
+		dO, ldo := dOs, hd
+		if !c.Gate && !c.XSA {
+			dO, ldo = dout[b*T*H*hd+h*hd:], H*hd
+		}
 		// epilogue backward: dO, dv (xsa), dg (gate)
+		pf := op.rows >= KernelsAVX2
+		qo, ko, vo := c.off(0, h), c.off(1, h), c.off(2, h)
 		for i := 0; i < T; i++ {
+			if pf && i+attnPrefetch < T { // dout's row, and v's for packBackward
+				r := (b*T + i + attnPrefetch)
+				prefetch(dout[r*H*hd+h*hd : r*H*hd+(h+1)*hd])
+				prefetch(qkv[r*stride+vo : r*stride+vo+hd])
+			}
 			row := qkv[(b*T+i)*stride:]
 			drow := dqkv[(b*T+i)*stride:]
 			o := op.o[(bh*T+i)*hd : (bh*T+i+1)*hd]
 			gy := dout[(b*T+i)*H*hd+h*hd : (b*T+i)*H*hd+(h+1)*hd]
-			do := dO[i*hd : (i+1)*hd]
-			dv := drow[c.off(2, h) : c.off(2, h)+hd]
-			zero(dv)
+			if !c.Gate && !c.XSA {
+				D[i] = attnDot(op.rows, gy, o)
+				continue
+			}
+			do := dOs[i*hd : (i+1)*hd]
+			dv := dVx[i*hd : (i+1)*hd]
 			copy(do, gy)
 			var g []float32
 			if c.Gate {
 				g = row[c.off(3, h) : c.off(3, h)+hd]
+				attnSigmoidRow(op.rows, sg, g)
 			}
 			if c.XSA {
 				v := row[c.off(2, h) : c.off(2, h)+hd]
@@ -364,7 +437,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 				for d := 0; d < hd; d++ {
 					y1 := o[d]
 					if g != nil {
-						y1 *= sigmoid(g[d])
+						y1 *= sg[d]
 					}
 					a += y1 * v[d] / n
 					cc += gy[d] * v[d] / n
@@ -374,7 +447,7 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 				for d := 0; d < hd; d++ {
 					y1 := o[d]
 					if g != nil {
-						y1 *= sigmoid(g[d])
+						y1 *= sg[d]
 					}
 					dvn := -a*gy[d] - cc*y1
 					dv[d] = dvn // temporarily dvn
@@ -392,58 +465,75 @@ func (op *Attention) backward(dqkv, qkv, dout []float32) {
 			if c.Gate {
 				dg := drow[c.off(3, h) : c.off(3, h)+hd]
 				for d := 0; d < hd; d++ {
-					s := sigmoid(g[d])
+					s := sg[d]
 					dg[d] = do[d] * o[d] * s * (1 - s)
 					do[d] *= s
 				}
 			}
-			D[i] = dot(do, o)
+			D[i] = attnDot(op.rows, do, o)
 		}
 		// attention core backward, attnBlock query rows at a time, with
 		// the probabilities recomputed from the saved log-sum-exp
 		Q, K := op.qn[bh*T*hd:(bh+1)*T*hd], op.kn[bh*T*hd:(bh+1)*T*hd]
-		lse := op.lse[bh*T : (bh+1)*T]
+		smax, sinv := op.smax[bh*T:(bh+1)*T], op.sinv[bh*T:(bh+1)*T]
 		V := qkv[b*T*stride+c.off(2, h):]
-		dV := dqkv[b*T*stride+c.off(2, h):]
 		w.packBackward(K, V, stride)
-		for r0 := 0; r0 < T; r0 += br {
+		last := (T - 1) / br * br
+		for r0 := last; r0 >= 0; r0 -= br {
 			rb := min(br, T-r0)
 			n := r0 + rb
 			w.qk(P, T, Q[r0*hd:], K, r0, rb)
-			w.dov(dS, T, dO[r0*hd:], V, stride, r0, rb)
+			w.dov(dS, T, dO[r0*ldo:], ldo, V, stride, r0, rb)
 			for li := 0; li < rb; li++ {
 				i := r0 + li
 				prow, srow := P[li*T:li*T+n], dS[li*T:li*T+n]
-				w.expSum(prow[:i+1], scale, lse[i])
-				di := D[i]
-				for j, p := range prow[:i+1] {
-					srow[j] = p * (srow[j] - di) * scale
-				}
+				softmaxBwdRow(op.rows, prow[:i+1], srow[:i+1], scale, smax[i], sinv[i], D[i], scale)
 				clear(prow[i+1:])
 				clear(srow[i+1:])
 			}
-			w.acc(dV, stride, P, T, dO[r0*hd:], n, rb)
-			w.acc(dK, hd, dS, T, Q[r0*hd:], n, rb)
+			// the first block (r0 == last, n == T) sets dkᵀ and dvᵀ
+			beta := float32(1)
+			if r0 == last {
+				beta = 0
+			}
+			if w.fma {
+				w.accT(dVt, T, dO[r0*ldo:], ldo, P, T, r0, n, rb, beta)
+				w.accT(dKt, T, Q[r0*hd:], hd, dS, T, r0, n, rb, beta)
+			} else { // gonum: dv, dk as rows, in dVt's and dKt's buffers
+				w.acc(dVt, hd, P, T, dO[r0*ldo:], ldo, n, rb, beta)
+				w.acc(dKt, hd, dS, T, Q[r0*hd:], hd, n, rb, beta)
+			}
 			w.pv(dQ[r0*hd:], dS, T, K, hd, r0, rb)
 		}
-		// QK-norm and RoPE backward into dqkv
+		dK, dV := dKt, dVt
+		if w.fma {
+			dK, dV = dOs, dVr
+			transposeRows(dK, hd, dKt, T, hd, T)
+			transposeRows(dV, hd, dVt, T, hd, T)
+		}
+		// QK-norm and RoPE backward, written straight into dqkv, and dv
+		var cs, sn []float32
+		parts, np := c.partRanges(h)
 		for t := 0; t < T; t++ {
 			drow := dqkv[(b*T+t)*stride:]
-			for p, dx := range [][]float32{dQ[t*hd : (t+1)*hd], dK[t*hd : (t+1)*hd]} {
-				if c.QKNorm {
-					xn, rs := op.qn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsq[bh*T+t]
-					if p == 1 {
-						xn, rs = op.kn[(bh*T+t)*hd:(bh*T+t+1)*hd], op.rsk[bh*T+t]
-					}
-					m := dot(dx, xn) / float32(hd)
-					for d := range dx {
-						dx[d] = rs * (dx[d] - xn[d]*m)
-					}
+			if pf && t+attnPrefetch < T {
+				ahead := dqkv[(b*T+t+attnPrefetch)*stride:]
+				for _, r := range parts[:np] {
+					prefetch(ahead[r[0]:r[1]])
 				}
-				if c.RoPE {
-					ropeBwd(dx, op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2])
+			}
+			st := (bh*T + t) * hd
+			if c.RoPE {
+				cs, sn = op.cos[t*hd/2:(t+1)*hd/2], op.sin[t*hd/2:(t+1)*hd/2]
+			}
+			qkBwdRow(op.rows, drow[qo:qo+hd], dQ[t*hd:(t+1)*hd], op.qn[st:st+hd], cs, sn, op.rsq[bh*T+t], c.QKNorm, c.RoPE)
+			qkBwdRow(op.rows, drow[ko:ko+hd], dK[t*hd:(t+1)*hd], op.kn[st:st+hd], cs, sn, op.rsk[bh*T+t], c.QKNorm, c.RoPE)
+			dv := drow[vo : vo+hd]
+			copy(dv, dV[t*hd:(t+1)*hd])
+			if c.XSA {
+				for d, x := range dVx[t*hd : (t+1)*hd] {
+					dv[d] += x
 				}
-				copy(drow[c.off(p, h):c.off(p, h)+hd], dx)
 			}
 		}
 	})

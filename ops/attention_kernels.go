@@ -171,6 +171,14 @@ func packT16(dst []float32, lddst, count int, src []float32, ld int) {
 	}
 	_ = src[15*ld+count-1]
 	_ = dst[(count-1)*lddst+15]
+	if haveFMA && count >= 8 { // register transposes, then the rest here
+		c8 := count &^ 7
+		packT16x8(dst, lddst, src, ld, c8)
+		if c8 == count {
+			return
+		}
+		dst, src, count = dst[c8*lddst:], src[c8:], count-c8
+	}
 	r0, r1, r2, r3 := src[0*ld:0*ld+count], src[1*ld:1*ld+count], src[2*ld:2*ld+count], src[3*ld:3*ld+count]
 	r4, r5, r6, r7 := src[4*ld:4*ld+count], src[5*ld:5*ld+count], src[6*ld:6*ld+count], src[7*ld:7*ld+count]
 	r8, r9, r10, r11 := src[8*ld:8*ld+count], src[9*ld:9*ld+count], src[10*ld:10*ld+count], src[11*ld:11*ld+count]
@@ -191,16 +199,29 @@ func packT16(dst []float32, lddst, count int, src []float32, ld int) {
 // panel go through pa (kmrMax*knr floats for the edge tile, then kmr*k). Causal limits, ignored when negative:
 // for the 6-row panel of C starting at row i0 with mb rows, only the 16-wide
 // column panels starting below nLim+i0+mb are computed (the caller discards
-// the entries past its diagonal), and only the terms p < kLim+i0+mb are
-// summed (the caller guarantees A is zero past them).
-func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda int, pb []float32, ks int, beta float32, c []float32, ldc int) {
-	if beta == 0 {
-		for i := 0; i < m; i++ {
-			clear(c[i*ldc : i*ldc+n])
-		}
-	}
-	if m == 0 || n == 0 || k == 0 {
+// the entries past its diagonal), only the terms p < kLim+i0+mb are summed
+// (the caller guarantees A is zero past them), and, with kLo >= 0, only the
+// terms p >= i0-kLo (the caller guarantees A is zero before them: skipping
+// exact zeros leaves every sum's bits as they were). With beta 0 the full
+// tiles are stored by the micro-kernel's storing twin (microKernSet: C is not
+// cleared first, same bits), and the column panels that nLim skips are left
+// as they were, not zeroed.
+func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim, kLo int, a []float32, lda int, pb []float32, ks int, beta float32, c []float32, ldc int) {
+	set := beta == 0
+	if m == 0 || n == 0 {
 		return
+	}
+	if k == 0 {
+		if set {
+			for i := 0; i < m; i++ {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	kern := microKern
+	if set {
+		kern = microKernSet(kmr)
 	}
 	// The edge tile comes from pa too: a local array would escape to the heap
 	// through the micro-kernel's function value (one allocation per call).
@@ -214,7 +235,16 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 		if nLim >= 0 {
 			nn = min(n, nLim+i0+mb)
 		}
-		if kk <= 0 || nn <= 0 {
+		p0 := 0 // the first term summed
+		if kLo >= 0 {
+			p0 = min(max(0, i0-kLo), kk)
+		}
+		if kk <= p0 || nn <= 0 {
+			if set { // nothing to sum: zero
+				for i := i0; i < i0+mb; i++ {
+					clear(c[i*ldc : i*ldc+n])
+				}
+			}
 			continue
 		}
 		var ap []float32
@@ -223,10 +253,10 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 		case tA:
 			ap, ld = pa[:kmr*kk], kk
 			p16 := kk / 16 * 16
-			for p0 := 0; p0 < p16; p0 += 16 {
-				packT16(ap[p0:], kk, mb, a[p0*lda+i0:], lda)
+			for q0 := p0 &^ 15; q0 < p16; q0 += 16 {
+				packT16(ap[q0:], kk, mb, a[q0*lda+i0:], lda)
 			}
-			for p := p16; p < kk; p++ {
+			for p := max(p16, p0); p < kk; p++ {
 				for i, v := range a[p*lda+i0 : p*lda+i0+mb] {
 					ap[i*kk+p] = v
 				}
@@ -242,21 +272,108 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim int, a []float32, lda
 			ap = a[i0*lda : (i0+kmr-1)*lda+kk] // bounds for the kernel's reads
 		}
 		for j0 := 0; j0 < nn; j0 += knr {
-			panel := pb[j0*ks : j0*ks+kk*knr]
+			panel := pb[j0*ks+p0*knr : j0*ks+kk*knr]
 			cw := min(knr, n-j0)
 			if mb == kmr && cw == knr {
 				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
-				microKern(kk, &ap[0], ld, &panel[0], &c[i0*ldc+j0], ldc)
+				kern(kk-p0, &ap[p0], ld, &panel[0], &c[i0*ldc+j0], ldc)
 				continue
 			}
 			clear(tmp[:])
-			microKern(kk, &ap[0], ld, &panel[0], &tmp[0], knr)
+			microKern(kk-p0, &ap[p0], ld, &panel[0], &tmp[0], knr)
 			for i := 0; i < mb; i++ {
 				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
+				if set {
+					copy(row, tmp[i*knr:])
+					continue
+				}
 				for j := range row {
 					row[j] += tmp[i*knr+j]
 				}
 			}
+		}
+	}
+}
+
+// gemmCausalT sets c (m × n, row stride ldc) to a·b + beta c (beta 0 or 1)
+// on the micro-kernels that read B in place, serially on this goroutine: a
+// is m × k, row-major (lda), b is k × n with row stride ldb, and b[p][j] is
+// zero for j > r0+p (a causal block of P or dS whose rows are the queries
+// r0..r0+k), so for the 16 columns at j0 the terms p < j0-r0 are skipped
+// (exact zeros: the bits are those of the full sums). pa holds the edge tile
+// and short row panels (kmrMax*knr + kmr*k floats); edge holds a last,
+// narrow column panel of b (k*knr floats).
+func gemmCausalT(pa, edge []float32, m, n, k, r0 int, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	set := beta == 0
+	kern, add := microKernB(kmr, set), microKernB(kmr, false)
+	tmp, pa := pa[:kmrMax*knr], pa[kmrMax*knr:]
+	for i0 := 0; i0 < m; i0 += kmr {
+		mb := min(kmr, m-i0)
+		var ap []float32
+		ld := lda
+		if mb < kmr {
+			ap, ld = pa[:kmr*k], k
+			for i := 0; i < mb; i++ {
+				copy(ap[i*k:(i+1)*k], a[(i0+i)*lda:])
+			}
+			clear(ap[mb*k:])
+		} else if k > 0 {
+			ap = a[i0*lda : (i0+kmr-1)*lda+k] // bounds for the kernel's reads
+		}
+		for j0 := 0; j0 < n; j0 += knr {
+			cw := min(knr, n-j0)
+			p0 := min(max(0, j0-r0), k)
+			if p0 == k { // nothing to sum
+				if set {
+					for i := i0; i < i0+mb; i++ {
+						clear(c[i*ldc+j0 : i*ldc+j0+cw])
+					}
+				}
+				continue
+			}
+			bp, ldbp := b[p0*ldb+j0:(k-1)*ldb+j0+cw], ldb
+			if cw < knr { // pack the narrow panel, zero-padded, so no read passes b's rows
+				for p := p0; p < k; p++ {
+					dst := edge[(p-p0)*knr : (p-p0+1)*knr]
+					copy(dst, b[p*ldb+j0:p*ldb+j0+cw])
+					clear(dst[cw:])
+				}
+				bp, ldbp = edge[:(k-p0)*knr], knr
+			}
+			if mb == kmr && cw == knr {
+				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
+				kern(k-p0, &ap[p0], ld, &bp[0], ldbp, &c[i0*ldc+j0], ldc)
+				continue
+			}
+			clear(tmp[:])
+			add(k-p0, &ap[p0], ld, &bp[0], ldbp, &tmp[0], knr)
+			for i := 0; i < mb; i++ {
+				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
+				if set {
+					copy(row, tmp[i*knr:])
+					continue
+				}
+				for j := range row {
+					row[j] += tmp[i*knr+j]
+				}
+			}
+		}
+	}
+}
+
+// transposeRows sets dst[q*lddst+i] = src[i*ld+q] for i < rows, q < count
+// (packT16 on each 16 rows, then a plain loop).
+func transposeRows(dst []float32, lddst int, src []float32, ld, rows, count int) {
+	r16 := rows &^ 15
+	for i0 := 0; i0 < r16; i0 += 16 {
+		packT16(dst[i0:], lddst, count, src[i0*ld:], ld)
+	}
+	for i := r16; i < rows; i++ {
+		for q, v := range src[i*ld : i*ld+count] {
+			dst[q*lddst+i] = v
 		}
 	}
 }
@@ -269,14 +386,15 @@ type attnTiles struct {
 	fma   bool
 	t, hd int
 	// pa: A panel; kt: kᵀ (hd × t); vt: vᵀ (hd × t); kv: v or k (t × hd);
-	// blk: a block of rows of dO or q (attnBlock × hd).
-	pa, kt, vt, kv, blk []float32
+	// blk: a block of rows of dO or q, transposed (hd × attnBlock); edge:
+	// gemmCausalT's narrow panel (attnBlock × 16).
+	pa, kt, vt, kv, blk, edge []float32
 }
 
 // attnPackSize is the size of one worker's packing buffers.
 func attnPackSize(t, hd int) int {
 	br := min(attnBlock, t)
-	return kmrMax*knr + kmr*max(t, hd) + 2*hd*up16(t) + t*up16(hd) + br*up16(hd)
+	return kmrMax*knr + kmr*max(t, hd) + 2*hd*up16(t) + t*up16(hd) + br*up16(hd) + br*knr
 }
 
 // newAttnTiles carves a worker's packing buffers from buf (attnPackSize).
@@ -290,6 +408,7 @@ func newAttnTiles(fma bool, t, hd int, buf []float32) attnTiles {
 	w.kt, w.vt = take(hd*up16(t)), take(hd*up16(t))
 	w.kv = take(t * up16(hd))
 	w.blk = take(min(attnBlock, t) * up16(hd))
+	w.edge = take(min(attnBlock, t) * knr)
 	return w
 }
 
@@ -297,16 +416,59 @@ func newAttnTiles(fma bool, t, hd int, buf []float32) attnTiles {
 func (w attnTiles) packForward(k, v []float32, ldv int) {
 	if w.fma {
 		packB(w.kt, true, w.hd, w.t, k, w.hd)
-		packB(w.kv, false, w.t, w.hd, v, ldv)
+		if w.hd%knr != 0 { // else pv reads v in place
+			packB(w.kv, false, w.t, w.hd, v, ldv)
+		}
 	}
 }
 
-// packBackward packs kᵀ, vᵀ and k of one head.
+// gemmNNInPlace sets c (m × n, n a multiple of 16) = a · b with b (k × n,
+// row stride ldb) read in place by the micro-kernels' kern*B twins, serially
+// on this goroutine; only the terms p < kLim+i0+mb of the row panel at i0
+// are summed (a is zero past them). The same sums as gemmPacked on packed b
+// (same bits); pa as gemmPacked's.
+func gemmNNInPlace(pa []float32, m, n, k, kLim int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	set, add := microKernB(kmr, true), microKernB(kmr, false)
+	tmp, pa := pa[:kmrMax*knr], pa[kmrMax*knr:]
+	for i0 := 0; i0 < m; i0 += kmr {
+		mb := min(kmr, m-i0)
+		kk := min(k, kLim+i0+mb)
+		var ap []float32
+		ld := lda
+		if mb < kmr {
+			ap, ld = pa[:kmr*kk], kk
+			for i := 0; i < mb; i++ {
+				copy(ap[i*kk:(i+1)*kk], a[(i0+i)*lda:])
+			}
+			clear(ap[mb*kk:])
+		} else {
+			ap = a[i0*lda : (i0+kmr-1)*lda+kk]
+		}
+		for j0 := 0; j0 < n; j0 += knr {
+			bp := b[j0 : (kk-1)*ldb+j0+knr]
+			if mb == kmr {
+				_ = c[(i0+kmr-1)*ldc+j0+knr-1]
+				set(kk, &ap[0], ld, &bp[0], ldb, &c[i0*ldc+j0], ldc)
+				continue
+			}
+			clear(tmp[:])
+			add(kk, &ap[0], ld, &bp[0], ldb, &tmp[0], knr)
+			for i := 0; i < mb; i++ {
+				copy(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+knr], tmp[i*knr:])
+			}
+		}
+	}
+}
+
+// packBackward packs kᵀ, vᵀ and (when pv cannot read it in place) k of one
+// head.
 func (w attnTiles) packBackward(k, v []float32, ldv int) {
 	if w.fma {
 		packB(w.kt, true, w.hd, w.t, k, w.hd)
 		packB(w.vt, true, w.hd, w.t, v, ldv)
-		packB(w.kv, false, w.t, w.hd, k, w.hd)
+		if w.hd%knr != 0 {
+			packB(w.kv, false, w.t, w.hd, k, w.hd)
+		}
 	}
 }
 
@@ -315,41 +477,57 @@ func (w attnTiles) packBackward(k, v []float32, ldv int) {
 // stride lds, its masked entries to be discarded.
 func (w attnTiles) qk(s []float32, lds int, q, k []float32, r0, rb int) {
 	if w.fma {
-		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, q, w.hd, w.kt, w.hd, 0, s, lds)
+		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, -1, q, w.hd, w.kt, w.hd, 0, s, lds)
 		return
 	}
 	causalNT(s, lds, q, w.hd, k, w.hd, r0, rb, w.hd, 1)
 }
 
-// dov is qk for dO and v (row stride ldv): dp[i, j] = dO_{r0+i}·v_j.
-func (w attnTiles) dov(dp []float32, lds int, dO, v []float32, ldv, r0, rb int) {
+// dov is qk for dO (row stride ldo) and v (row stride ldv):
+// dp[i, j] = dO_{r0+i}·v_j.
+func (w attnTiles) dov(dp []float32, lds int, dO []float32, ldo int, v []float32, ldv, r0, rb int) {
 	if w.fma {
-		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, dO, w.hd, w.vt, w.hd, 0, dp, lds)
+		gemmPacked(w.pa, false, rb, r0+rb, w.hd, r0, -1, -1, dO, ldo, w.vt, w.hd, 0, dp, lds)
 		return
 	}
-	causalNT(dp, lds, dO, w.hd, v, ldv, r0, rb, w.hd, 1)
+	causalNT(dp, lds, dO, ldo, v, ldv, r0, rb, w.hd, 1)
 }
 
 // pv sets o (rb × hd) = p · x[0:r0+rb] where p (row stride lds) is zero past
-// each row's diagonal; x is v (row stride ldx, packed by packForward) or k
-// (packed by packBackward).
+// each row's diagonal; x is v (row stride ldx) or k, read in place when hd is
+// a multiple of 16, else packed by packForward or packBackward.
 func (w attnTiles) pv(o []float32, p []float32, lds int, x []float32, ldx, r0, rb int) {
+	if w.fma && w.hd%knr == 0 {
+		gemmNNInPlace(w.pa, rb, w.hd, r0+rb, r0, p, lds, x, ldx, o, w.hd)
+		return
+	}
 	if w.fma {
-		gemmPacked(w.pa, false, rb, w.hd, r0+rb, -1, r0, p, lds, w.kv, w.t, 0, o, w.hd)
+		gemmPacked(w.pa, false, rb, w.hd, r0+rb, -1, r0, -1, p, lds, w.kv, w.t, 0, o, w.hd)
 		return
 	}
 	gemm(false, false, rb, w.hd, r0+rb, 1, p, lds, x, ldx, 0, o, w.hd)
 }
 
-// acc adds p[0:rb, 0:n]ᵀ · x (rb × hd, row stride hd) to c (n × hd, row
-// stride ldc).
-func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, n, rb int) {
+// acc sets c (n × hd, row stride ldc) to p[0:rb, 0:n]ᵀ · x[0:rb] (row stride
+// ldx) + beta c on gonum's Sgemm: dv, dk for the generic class (accT is the
+// vector classes').
+func (w attnTiles) acc(c []float32, ldc int, p []float32, lds int, x []float32, ldx, n, rb int, beta float32) {
+	gemm(true, false, n, w.hd, rb, 1, p, lds, x, ldx, beta, c, ldc)
+}
+
+// accT sets ct (hd × n, row stride ldc: the transpose of dv or dk) to
+// x[0:rb]ᵀ · p[0:rb, 0:n] + beta ct, beta 0 or 1, where x (row stride ldx) is
+// the block's rows of dO or q and p's rows (row stride lds) are those of the
+// query block at r0, zero past their diagonal (so key j gets nothing from
+// the block's rows before j-r0: skipped). Computing the transpose lets the
+// kernel read p in place; only the small block of x is transposed.
+func (w attnTiles) accT(ct []float32, ldc int, x []float32, ldx int, p []float32, lds int, r0, n, rb int, beta float32) {
 	if w.fma {
-		packB(w.blk, false, rb, w.hd, x, w.hd)
-		gemmPacked(w.pa, true, n, w.hd, rb, -1, -1, p, lds, w.blk, rb, 1, c, ldc)
+		transposeRows(w.blk, rb, x, ldx, rb, w.hd)
+		gemmCausalT(w.pa, w.edge, w.hd, n, rb, r0, w.blk, rb, p, lds, beta, ct, ldc)
 		return
 	}
-	gemm(true, false, n, w.hd, rb, 1, p, lds, x, w.hd, 1, c, ldc)
+	gemm(true, false, w.hd, n, rb, 1, x, ldx, p, lds, beta, ct, ldc)
 }
 
 // headPool runs an attention kernel over (batch, head) indices; it lives in
@@ -388,38 +566,5 @@ func (hp *headPool) work(k, n int, f func(worker, bh int)) {
 			return
 		}
 		f(k, bh)
-	}
-}
-
-// expSum sets x[j] = e^(a*x[j]-b) and returns the sum of the results, eight
-// at a time on AVX2/FMA (fma) and the rest with expf.
-func (w attnTiles) expSum(x []float32, a, b float32) float32 {
-	var s float32
-	n8 := 0
-	if w.fma {
-		if n8 = len(x) &^ 7; n8 > 0 {
-			s = expScaled8(x[:n8], a, b)
-		}
-	}
-	for j := n8; j < len(x); j++ {
-		p := expf(a*x[j] - b)
-		x[j] = p
-		s += p
-	}
-	return s
-}
-
-// ropeQK is Rope(q, q, cos, sin) and Rope(k, k, cos, sin) in one pass, with
-// the bounds checks hoisted.
-func ropeQK(q, k, cos, sin []float32) {
-	d := len(cos)
-	sin = sin[:d]
-	q1, q2, k1, k2 := q[:d], q[d:2*d], k[:d], k[d:2*d]
-	for i, c := range cos {
-		s := sin[i]
-		a, b := q1[i], q2[i]
-		q1[i], q2[i] = a*c+b*s, -a*s+b*c
-		a, b = k1[i], k2[i]
-		k1[i], k2[i] = a*c+b*s, -a*s+b*c
 	}
 }

@@ -35,8 +35,9 @@ func TestExpf(t *testing.T) {
 	t.Logf("worst relative error %.3g", worst)
 }
 
-// TestAttentionTiledMatchesRowwise holds the tiled forward and backward, on
-// the FMA micro-kernel (where the CPU has it) and on gonum's Sgemm, to the
+// TestAttentionTiledMatchesRowwise holds the tiled forward and backward, for
+// every kernel class this CPU runs (the FMA micro-kernel and the vector row
+// kernels from avx2 up, gonum's Sgemm and the Go row kernels for generic), to the
 // row-at-a-time kernel they replaced and the forward to AttentionRef, on
 // shapes with several query blocks and ragged edges (T not a multiple of the
 // block or of 16, hd not a multiple of 16).
@@ -47,20 +48,16 @@ func TestAttentionTiledMatchesRowwise(t *testing.T) {
 		{B: 2, T: 67, H: 2, HD: 16, PerHead: true, RoPE: true, QKNorm: true, Gate: true, XSA: true},
 		{B: 3, T: 5, H: 1, HD: 6, PerHead: true},
 	}
-	kernels := []bool{false}
-	if haveFMA {
-		kernels = append(kernels, true)
-	}
 	for _, c := range cases {
-		for _, fma := range kernels {
-			t.Run(fmt.Sprintf("T%d-hd%d-fma=%v", c.T, c.HD, fma), func(t *testing.T) {
+		for _, kc := range supportedKernels() {
+			t.Run(fmt.Sprintf("T%d-hd%d-%s", c.T, c.HD, kc), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(5, 6))
 				n := c.B * c.T
 				qkv := randSlice(rng, n*c.H*c.Parts()*c.HD, 1.5)
 				dout := randSlice(rng, n*c.H*c.HD, 1)
 				got, want, ref := make([]float32, n*c.H*c.HD), make([]float32, n*c.H*c.HD), make([]float32, n*c.H*c.HD)
 				op, old := newAttentionOp(c), newAttentionOp(c)
-				op.fma = fma
+				op.fma, op.rows = kc >= KernelsAVX2, kc
 				op.forward(got, qkv)
 				old.forwardRowwise(want, qkv)
 				AttentionRef(ref, qkv, c)
@@ -81,43 +78,6 @@ func TestAttentionTiledMatchesRowwise(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// TestExpSum holds the vector exp (and its scalar tail) to math.Exp.
-func TestExpSum(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 3))
-	for _, fma := range []bool{false, haveFMA} {
-		for _, n := range []int{0, 5, 8, 37, 256} {
-			x := randSlice(rng, n, 30)
-			if n > 5 {
-				x[1], x[2], x[3] = -200, float32(math.Inf(-1)), 0
-			}
-			orig := append([]float32(nil), x...)
-			const a, b = 0.125, 2.5
-			s := attnTiles{fma: fma}.expSum(x, a, b)
-			var want float64
-			for j, v := range orig {
-				arg := a*float64(v) - b
-				e := math.Exp(arg)
-				if e < 1.2e-38 {
-					e = 0
-				}
-				want += e
-				// the float32 argument carries a rounding error of |arg| 2^-24
-				if d := math.Abs(float64(x[j]) - e); d > (3e-7+math.Abs(arg)*1.2e-7)*e || (e == 0 && x[j] != 0) {
-					t.Fatalf("fma=%v n=%d: e^(%g*%g-%g) = %g, want %g", fma, n, a, v, b, x[j], e)
-				}
-			}
-			if math.Abs(float64(s)-want) > 1e-6*want {
-				t.Errorf("fma=%v n=%d: sum %g, want %g", fma, n, s, want)
-			}
-		}
-	}
-	x := []float32{1, 2, 3, 4, float32(math.NaN()), 6, 7, 8}
-	attnTiles{fma: haveFMA}.expSum(x, 1, 0)
-	if !math.IsNaN(float64(x[4])) {
-		t.Errorf("NaN in, %g out", x[4])
 	}
 }
 
@@ -223,11 +183,103 @@ func TestGemmPackedTransA(t *testing.T) {
 				for i := range got {
 					got[i], want[i] = 0.5, 0.5
 				}
-				gemmPacked(pa, true, m, n, k, -1, -1, at, m, pb, k, 1, got, n)
-				gemmPacked(pa, false, m, n, k, -1, -1, a, k, pb, k, 1, want, n)
+				gemmPacked(pa, true, m, n, k, -1, -1, -1, at, m, pb, k, 1, got, n)
+				gemmPacked(pa, false, m, n, k, -1, -1, -1, a, k, pb, k, 1, want, n)
 				for i := range want {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("m=%d k=%d n=%d: c[%d] = %g, want %g", m, k, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmCausalT holds gemmCausalT (B read in place, the terms before the
+// causal diagonal skipped) bit for bit to gemmPacked on the packed B (every
+// term summed), for beta 0 over garbage and beta 1, at shapes with short row
+// panels, narrow column panels and several diagonal offsets.
+func TestGemmCausalT(t *testing.T) {
+	if !haveFMA {
+		t.Skip("no AVX2/FMA here")
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, m := range []int{5, 16, 24, 64} {
+		for _, k := range []int{1, 7, 16, 22, 64} {
+			for _, r0 := range []int{0, 16, 64} {
+				n := r0 + k
+				const pad = 3
+				ldb := n + pad
+				a := make([]float32, m*k)
+				for i := range a {
+					a[i] = r.Float32()*2 - 1
+				}
+				b := make([]float32, k*ldb) // causal: b[p][j] = 0 for j > r0+p
+				for p := 0; p < k; p++ {
+					for j := 0; j <= r0+p && j < n; j++ {
+						b[p*ldb+j] = r.Float32()*2 - 1
+					}
+				}
+				pb := make([]float32, k*up16(n))
+				packB(pb, false, k, n, b, ldb)
+				pa := make([]float32, kmrMax*knr+kmr*k)
+				edge := make([]float32, k*knr)
+				for _, beta := range []float32{0, 1} {
+					got, want := make([]float32, m*n), make([]float32, m*n)
+					for i := range got {
+						got[i], want[i] = 0.5, 0.5
+						if beta == 0 {
+							got[i] = float32(math.NaN())
+						}
+					}
+					gemmCausalT(pa, edge, m, n, k, r0, a, k, b, ldb, beta, got, n)
+					gemmPacked(pa, false, m, n, k, -1, -1, -1, a, k, pb, k, beta, want, n)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("m=%d k=%d r0=%d beta=%g: c[%d] = %g, want %g", m, k, r0, beta, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestGemmNNInPlace holds gemmNNInPlace (B read in place, causal kLim) bit for
+// bit to gemmPacked on the packed B, at short row panels and several limits.
+func TestGemmNNInPlace(t *testing.T) {
+	if !haveFMA {
+		t.Skip("no AVX2/FMA here")
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, m := range []int{5, 16, 22, 64} {
+		for _, n := range []int{16, 64} {
+			for _, kLim := range []int{0, 16, 64} {
+				k := kLim + m
+				const pad = 5
+				lda, ldb := k+pad, n+pad
+				a := make([]float32, m*lda)
+				for i := 0; i < m; i++ { // zero past the causal limit, as P is
+					for p := 0; p <= kLim+i && p < k; p++ {
+						a[i*lda+p] = r.Float32()*2 - 1
+					}
+				}
+				b := make([]float32, k*ldb)
+				for i := range b {
+					b[i] = r.Float32()*2 - 1
+				}
+				pb := make([]float32, k*up16(n))
+				packB(pb, false, k, n, b, ldb)
+				pa := make([]float32, kmrMax*knr+kmr*k)
+				got, want := make([]float32, m*n), make([]float32, m*n)
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				gemmNNInPlace(pa, m, n, k, kLim, a, lda, b, ldb, got, n)
+				gemmPacked(pa, false, m, n, k, -1, kLim, -1, a, lda, pb, k, 0, want, n)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("m=%d n=%d kLim=%d: c[%d] = %g, want %g", m, n, kLim, i, got[i], want[i])
 					}
 				}
 			}

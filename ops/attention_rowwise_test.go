@@ -13,6 +13,9 @@ func (op *Attention) forwardRowwise(out, qkv []float32) {
 	stride := H * c.Parts() * hd
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	op.ensureScratch(T)
+	if op.lse == nil {
+		op.lse = make([]float32, c.B*T*H)
+	}
 	parallelFor(c.B*H, 1, func(k, lo, hi int) {
 		s, _ := op.workerScratch(k, T)
 		for bh := lo; bh < hi; bh++ {
@@ -56,7 +59,7 @@ func (op *Attention) forwardRowwise(out, qkv []float32) {
 				op.lse[bh*T+i] = m + float32(math.Log(float64(l)))
 				row := qkv[(b*T+i)*stride:]
 				yo := (b*T+i)*H*hd + h*hd
-				epilogue(out[yo:yo+hd], oi, row, c, h)
+				epilogue(out[yo:yo+hd], oi, row, nil, c, h)
 			}
 		}
 	})

@@ -7,3 +7,18 @@ package ops
 //
 //go:noescape
 func kern16x16z(k int, a *float32, lda int, b, c *float32, ldc int)
+
+// kern16x16zB is kern16x16z with B read in place (row stride ldb).
+//
+//go:noescape
+func kern16x16zB(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+// kern16x16zSetB is kern16x16zSet with B read in place (row stride ldb).
+//
+//go:noescape
+func kern16x16zSetB(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+
+// kern16x16zSet is kern16x16z storing C = A·B instead of adding to C.
+//
+//go:noescape
+func kern16x16zSet(k int, a *float32, lda int, b, c *float32, ldc int)

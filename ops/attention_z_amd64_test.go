@@ -77,3 +77,42 @@ func TestAttentionKernelsBitIdentical(t *testing.T) {
 		}
 	}
 }
+
+// TestMicroKernSet holds each micro-kernel's storing twin, over a C full of
+// garbage, bit for bit to the adding kernel over a zeroed C.
+func TestMicroKernSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	kerns := []struct {
+		rows     int
+		add, set func(int, *float32, int, *float32, *float32, int)
+	}{{6, kern6x16, kern6x16Set}}
+	if haveAVX512 {
+		kerns = append(kerns, struct {
+			rows     int
+			add, set func(int, *float32, int, *float32, *float32, int)
+		}{16, kern16x16z, kern16x16zSet})
+	}
+	if !haveFMA {
+		t.Skip("no AVX2/FMA here")
+	}
+	for _, kn := range kerns {
+		for _, k := range []int{0, 1, 7, 64} {
+			const lda, ldc = 70, 20
+			a := randSlice(rng, kn.rows*lda, 1)
+			b := randSlice(rng, max(k, 1)*16, 1)
+			want, got := make([]float32, kn.rows*ldc), randSlice(rng, kn.rows*ldc, 100)
+			for i := 0; i < kn.rows; i++ { // past column 16: untouched
+				for j := 16; j < ldc; j++ {
+					want[i*ldc+j] = got[i*ldc+j]
+				}
+			}
+			kn.add(k, &a[0], lda, &b[0], &want[0], ldc)
+			kn.set(k, &a[0], lda, &b[0], &got[0], ldc)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d rows, k %d: C[%d] = %g, want %g", kn.rows, k, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -8,15 +8,21 @@ import (
 
 // BenchmarkAttention measures the fused attention kernel's forward and
 // backward on silia shapes (rope + qk-norm): the unit-test size (B 8, T 64,
-// H 4, hd 64) and the paper config's (B 16, T 256, H 4, hd 64), beside the
-// row-at-a-time kernel it replaced (rowwise-*), in the same run; and the plain
-// reference forward at the small size.
+// H 4, hd 64) and the paper config's (B 16, T 256, H 4, hd 64), also with
+// silia-xga's gate and exclusive step (-xga), beside the row-at-a-time
+// kernel it replaced (rowwise-*), in the same run; and the plain reference
+// forward at the small size.
 func BenchmarkAttention(b *testing.B) {
 	for _, c := range []AttnConfig{
 		{B: 8, T: 64, H: 4, HD: 64, PerHead: true, RoPE: true, QKNorm: true},
 		{B: 16, T: 256, H: 4, HD: 64, PerHead: true, RoPE: true, QKNorm: true},
+		{B: 16, T: 256, H: 4, HD: 64, PerHead: true, RoPE: true, QKNorm: true, Gate: true, XSA: true},
 	} {
-		b.Run(fmt.Sprintf("B%d-T%d", c.B, c.T), func(b *testing.B) {
+		name := fmt.Sprintf("B%d-T%d", c.B, c.T)
+		if c.Gate {
+			name += "-xga"
+		}
+		b.Run(name, func(b *testing.B) {
 			rng := rand.New(rand.NewPCG(1, 1))
 			n := c.B * c.T
 			qkv := randSlice(rng, n*c.H*c.Parts()*c.HD, 1)
