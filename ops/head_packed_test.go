@@ -173,7 +173,7 @@ func TestHeadPackedUnmapsBuffers(t *testing.T) {
 		t.Fatal("no buffer mapped on its own at 512×64×8192")
 	}
 	h = nil
-	for i := 0; i < 20 && maps.mapped() > 0; i++ {
+	for i := 0; i < 500 && maps.mapped() > 0; i++ {
 		runtime.GC()
 		time.Sleep(time.Millisecond)
 	}
