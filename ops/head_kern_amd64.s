@@ -232,6 +232,8 @@ TEXT ·headKern6s(SB), NOSPLIT, $0-57
 	JZ    s6store
 
 s6loop:
+	PREFETCHT0   128(SI)  // rows 0 and 3 of A two lines ahead: 5-7 % faster
+	PREFETCHT0   128(R10) // at P1 than none, and than all six rows (00:28)
 	VMOVUPS      (DI), Y12
 	VMOVUPS      32(DI), Y13
 	VBROADCASTSS (SI), Y14
