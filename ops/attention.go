@@ -177,7 +177,7 @@ func newAttentionOp(cfg AttnConfig) *Attention {
 	n := cfg.B * cfg.T
 	sz := n * cfg.H * cfg.HD
 	op := &Attention{base: newBase("Attention", []int{n, cfg.H * cfg.HD}, 2, 2), cfg: cfg,
-		qn: make([]float32, sz), kn: make([]float32, sz), o: make([]float32, sz),
+		qn: largeFloats(sz), kn: largeFloats(sz), o: largeFloats(sz),
 		smax: make([]float32, n*cfg.H), sinv: make([]float32, n*cfg.H), rsq: make([]float32, n*cfg.H), rsk: make([]float32, n*cfg.H),
 		fma: haveFMA, rows: cpuKernels}
 	if cfg.RoPE {
@@ -198,7 +198,7 @@ func (op *Attention) workerScratch(k, per int) ([]float32, attnTiles) {
 // plus their packing buffers; it allocates only when that grows.
 func (op *Attention) ensureScratch(per int) {
 	if need := Workers() * (per + attnPackSize(op.cfg.T, op.cfg.HD)); len(op.scratch) < need {
-		op.scratch = make([]float32, need)
+		op.scratch = largeFloats(need)
 	}
 }
 

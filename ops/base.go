@@ -91,7 +91,7 @@ func (b *base) String() string { return b.name }
 // outBuf returns a reusable dense output of the op's shape.
 func outBuf(d **tensor.Dense, shape tensor.Shape) *tensor.Dense {
 	if *d == nil {
-		*d = tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape.Clone()...))
+		*d = tensor.New(tensor.WithShape(shape.Clone()...), tensor.WithBacking(largeFloats(shape.TotalSize())))
 	}
 	return *d
 }

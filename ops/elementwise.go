@@ -126,7 +126,7 @@ func (op *Act) Do(vs ...G.Value) (G.Value, error) {
 	yd := y.Float32s()
 	if op.gelu {
 		if op.d == nil {
-			op.d = make([]float32, op.size)
+			op.d = largeFloats(op.size)
 		}
 		// blocks of 8, so which elements take the scalar tail does not
 		// depend on the worker count

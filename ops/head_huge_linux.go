@@ -42,3 +42,26 @@ func unmapAll(maps *hugeMaps) {
 	}
 	maps.b = nil
 }
+
+// largeFloats returns n zeroed floats from the Go heap; when they span at
+// least one aligned 2 MiB page, that aligned interior is advised as
+// transparent huge pages (madvise MADV_HUGEPAGE) before anything touches it,
+// so that the kernel backs it with 2 MiB pages where it grants them (under
+// THP "madvise", Debian's default, the Go heap otherwise gets none). Advice
+// only: the contents and the Go runtime's ownership of the memory do not
+// change. P1-Silia measured 194.8 ms/step with THP "madvise" against 185.8
+// with "always" (3 runs each, 2026-12-02 00:50 UTC) before the op buffers
+// used it.
+func largeFloats(n int) []float32 {
+	x := make([]float32, n)
+	const huge = 2 << 20
+	if 4*n < 2*huge {
+		return x
+	}
+	p := uintptr(unsafe.Pointer(&x[0]))
+	lo, hi := (p+huge-1)&^(huge-1), (p+uintptr(4*n))&^(huge-1)
+	if hi > lo {
+		_ = unix.Madvise(unsafe.Slice((*byte)(unsafe.Pointer(&x[(lo-p)/4])), hi-lo), unix.MADV_HUGEPAGE)
+	}
+	return x
+}

@@ -7,3 +7,6 @@ package ops
 func hugeFloats(n int, _ *hugeMaps) []float32 { return make([]float32, n) }
 
 func unmapAll(*hugeMaps) {}
+
+// largeFloats returns n zeroed floats (no huge-page advice off Linux).
+func largeFloats(n int) []float32 { return make([]float32, n) }
