@@ -156,7 +156,7 @@ type Attention struct {
 	// of q and k, their backward, the softmax rows, o's normalisation, the
 	// gate's sigmoid, the row dots and the prefetches (vector classes only).
 	rows Kernels
-	pool headPool
+	pool taskPool
 }
 
 // NewAttention applies fused attention to qkv (B*T, H*parts*hd).

@@ -2,8 +2,6 @@ package ops
 
 import (
 	"math"
-	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -528,43 +526,4 @@ func (w attnTiles) accT(ct []float32, ldc int, x []float32, ldx int, p []float32
 		return
 	}
 	gemm(true, false, w.hd, n, rb, 1, x, ldx, p, lds, beta, ct, ldc)
-}
-
-// headPool runs an attention kernel over (batch, head) indices; it lives in
-// the op so that a run allocates only its goroutines.
-type headPool struct {
-	next atomic.Int64
-	wg   sync.WaitGroup
-}
-
-// each runs f(worker, bh) for every bh in [0, n) on at most Workers()
-// goroutines that take the next index from a shared counter, so a worker
-// slowed down by a busy machine does not hold up the others (each index is
-// computed wholly by one worker: results do not depend on the schedule).
-// Not reentrant.
-func (hp *headPool) each(n int, f func(worker, bh int)) {
-	w := min(Workers(), n)
-	if w <= 1 {
-		for bh := 0; bh < n; bh++ {
-			f(0, bh)
-		}
-		return
-	}
-	hp.next.Store(0)
-	hp.wg.Add(w)
-	for k := 0; k < w; k++ {
-		go hp.work(k, n, f)
-	}
-	hp.wg.Wait()
-}
-
-func (hp *headPool) work(k, n int, f func(worker, bh int)) {
-	defer hp.wg.Done()
-	for {
-		bh := int(hp.next.Add(1) - 1)
-		if bh >= n {
-			return
-		}
-		f(k, bh)
-	}
 }

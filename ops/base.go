@@ -30,6 +30,7 @@ import (
 	"hash/fnv"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -190,5 +191,45 @@ func parallelFor(n, grain int, f func(worker, lo, hi int)) {
 func zero(x []float32) {
 	for i := range x {
 		x[i] = 0
+	}
+}
+
+// taskPool runs f(worker, i) for every task index i in [0, n) on at most
+// Workers() goroutines that take the next index from a shared counter, so a
+// worker slowed down by a busy machine does not hold up the others. Each
+// index is computed wholly by one worker, so results do not depend on the
+// schedule. It lives in an op (attention: one task per (batch, head); the
+// packed head: one per group of row blocks) so that a run allocates only its
+// goroutines. Not reentrant.
+type taskPool struct {
+	next atomic.Int64
+	wg   sync.WaitGroup
+}
+
+// each runs f(worker, i) for every i in [0, n) and returns when all are done.
+func (tp *taskPool) each(n int, f func(worker, i int)) {
+	w := min(Workers(), n)
+	if w <= 1 {
+		for i := 0; i < n; i++ {
+			f(0, i)
+		}
+		return
+	}
+	tp.next.Store(0)
+	tp.wg.Add(w)
+	for k := 0; k < w; k++ {
+		go tp.work(k, n, f)
+	}
+	tp.wg.Wait()
+}
+
+func (tp *taskPool) work(k, n int, f func(worker, i int)) {
+	defer tp.wg.Done()
+	for {
+		i := int(tp.next.Add(1) - 1)
+		if i >= n {
+			return
+		}
+		f(k, i)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // The packed path of LinearCrossEntropy: the head on tinyscale's own
@@ -125,42 +124,6 @@ func packWTPanel(panel, w []float32, v0, v, c int) {
 	}
 }
 
-// groupPool runs the packed head's groups on at most Workers() goroutines
-// that take the next group from a shared counter (a worker slowed by a busy
-// machine does not hold up the others; each group is computed wholly by
-// one worker, so the results do not depend on the schedule). It lives in
-// the op so that a call allocates only its goroutines. Not reentrant.
-type groupPool struct {
-	next atomic.Int64
-	wg   sync.WaitGroup
-}
-
-// each runs f(worker, g) for every g in [0, n).
-func (p *groupPool) each(n int, f func(worker, g int)) {
-	w := min(Workers(), n)
-	if w <= 1 {
-		for g := 0; g < n; g++ {
-			f(0, g)
-		}
-		return
-	}
-	p.next.Store(0)
-	p.wg.Add(w)
-	for k := 0; k < w; k++ {
-		go func() {
-			defer p.wg.Done()
-			for {
-				g := int(p.next.Add(1) - 1)
-				if g >= n {
-					return
-				}
-				f(k, g)
-			}
-		}()
-	}
-	p.wg.Wait()
-}
-
 // headPacked is the packed path's state: shape-derived sizes and every
 // buffer, allocated on the first call and kept (no allocation per step).
 type headPacked struct {
@@ -179,7 +142,7 @@ type headPacked struct {
 	wpad    []float32   // W with rows padded to cp columns (only when C%16 != 0)
 	part    [][]float32 // per group: dW partial, vr × cp
 	scratch []headScratch
-	pool    groupPool
+	pool    taskPool
 	kern16  bool
 	// maps holds the OS mappings under the large buffers (hugeFloats),
 	// unmapped by a cleanup once h is unreachable. A pointer of its own, so
