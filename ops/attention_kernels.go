@@ -279,16 +279,7 @@ func gemmPacked(pa []float32, tA bool, m, n, k, nLim, kLim, kLo int, a []float32
 			}
 			clear(tmp[:])
 			microKern(kk-p0, &ap[p0], ld, &panel[0], &tmp[0], knr)
-			for i := 0; i < mb; i++ {
-				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
-				if set {
-					copy(row, tmp[i*knr:])
-					continue
-				}
-				for j := range row {
-					row[j] += tmp[i*knr+j]
-				}
-			}
+			storeEdge(c[i0*ldc+j0:], ldc, tmp, mb, cw, set)
 		}
 	}
 }
@@ -348,16 +339,7 @@ func gemmCausalT(pa, edge []float32, m, n, k, r0 int, a []float32, lda int, b []
 			}
 			clear(tmp[:])
 			add(k-p0, &ap[p0], ld, &bp[0], ldbp, &tmp[0], knr)
-			for i := 0; i < mb; i++ {
-				row := c[(i0+i)*ldc+j0 : (i0+i)*ldc+j0+cw]
-				if set {
-					copy(row, tmp[i*knr:])
-					continue
-				}
-				for j := range row {
-					row[j] += tmp[i*knr+j]
-				}
-			}
+			storeEdge(c[i0*ldc+j0:], ldc, tmp, mb, cw, set)
 		}
 	}
 }
@@ -526,4 +508,19 @@ func (w attnTiles) accT(ct []float32, ldc int, x []float32, ldx int, p []float32
 		return
 	}
 	gemm(true, false, w.hd, n, rb, 1, x, ldx, p, lds, beta, ct, ldc)
+}
+
+// storeEdge writes an edge tile's first mb rows and cw columns from tmp
+// (row stride knr) into c (row stride ldc): stored when set, added otherwise.
+func storeEdge(c []float32, ldc int, tmp []float32, mb, cw int, set bool) {
+	for i := 0; i < mb; i++ {
+		row := c[i*ldc : i*ldc+cw]
+		if set {
+			copy(row, tmp[i*knr:])
+			continue
+		}
+		for j := range row {
+			row[j] += tmp[i*knr+j]
+		}
+	}
 }
