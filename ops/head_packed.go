@@ -2,7 +2,6 @@ package ops
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -93,37 +92,6 @@ const headKSlice = 128
 // 69.4, 70.5, 74.0 ms a call; 8 keeps 8 cores busy for about 1 ms more than 4.
 const headGroups = 8
 
-// headNR is the column width of the head kernels' register tiles.
-const headNR = 16
-
-func headUp16(x int) int { return (x + headNR - 1) / headNR * headNR }
-
-// packWTPanel sets panel[p*16+j] = w[(v0+j)*c+p] for p < c, j < 16: the
-// 16 vocabulary rows from v0 of W (V×C) as one k×16 panel of Wᵀ, zero past
-// row v. It writes the panel in order, 16 rows read side by side.
-func packWTPanel(panel, w []float32, v0, v, c int) {
-	n := min(headNR, v-v0)
-	if n < headNR {
-		clear(panel)
-		for j := 0; j < n; j++ {
-			for p, e := range w[(v0+j)*c : (v0+j+1)*c] {
-				panel[p*headNR+j] = e
-			}
-		}
-		return
-	}
-	var rows [headNR][]float32
-	for j := range rows {
-		rows[j] = w[(v0+j)*c : (v0+j+1)*c]
-	}
-	for p := 0; p < c; p++ {
-		d := (*[headNR]float32)(panel[p*headNR : (p+1)*headNR])
-		for j := range d {
-			d[j] = rows[j][p]
-		}
-	}
-}
-
 // headPacked is the packed path's state: shape-derived sizes and every
 // buffer, allocated on the first call and kept (no allocation per step).
 type headPacked struct {
@@ -175,7 +143,7 @@ type headScratch struct {
 // blocks of block rows (0: headBlockRows) and the kernel class k
 // (AVX2 or AVX-512).
 func newHeadPacked(n, c, v, block int, k Kernels) *headPacked {
-	h := &headPacked{mr: 6, cp: headUp16(c), vp: headUp16(v), asked: block, ks: headKSlice}
+	h := &headPacked{mr: 6, cp: up16(c), vp: up16(v), asked: block, ks: headKSlice}
 	if k >= KernelsAVX512 {
 		h.mr, h.kern16 = 16, true
 	}
@@ -220,29 +188,6 @@ func (h *headPacked) kernT(k int, a []float32, lda int, b []float32, ldb int, c 
 	headKern6t(k, &a[0], lda, &b[0], ldb, &c[0], ldc, acc)
 }
 
-// xentRow is xentRow (xent.go) in place on the vector kernels, the exp
-// sixteen lanes wide on AVX-512 (the same bits as eight).
-func (h *headPacked) xentRow(x []float32, t int, invN float64) float64 {
-	if !h.kern16 {
-		return xentRow(x, x, t, invN, true)
-	}
-	target := x[t]
-	m := rowMax(x, true)
-	n8 := len(x) &^ 7
-	var s float64
-	if n8 > 0 {
-		s = xentExpSum16(x[:n8], x[:n8], m)
-	}
-	for j := n8; j < len(x); j++ {
-		e := expf(x[j] - m)
-		x[j] = e
-		s += float64(e)
-	}
-	scaleRow(x, float32(invN/s), true)
-	x[t] -= float32(invN)
-	return float64(m) - float64(target) + math.Log(s)
-}
-
 // ensure allocates the buffers of w workers (and, when training, the dW
 // partials) that earlier calls did not.
 func (h *headPacked) ensure(w int, training bool) {
@@ -271,10 +216,8 @@ func (op *LinearCrossEntropy) doPacked(x, w, dx, dw []float32) {
 	h := op.packed
 	c, v := op.c, op.v
 	h.ensure(min(Workers(), h.groups), op.Training)
-	parallelFor(h.vp/headNR, 64, func(_, lo, hi int) {
-		for j := lo; j < hi; j++ {
-			packWTPanel(h.wt[j*headNR*c:(j+1)*headNR*c], w, j*headNR, v, c)
-		}
+	parallelFor(h.vp/knr, 64, func(_, lo, hi int) { // Wᵀ panels lo..hi
+		packB(h.wt[lo*knr*c:], true, c, min(hi*knr, v)-lo*knr, w[lo*knr*c:], c)
 	})
 	wsrc, ldw := w, c
 	if h.wpad != nil && op.Training {
@@ -357,26 +300,26 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 				xt[p*rp+i] = e
 			}
 		}
-		for j0 := 0; j0 < h.vp; j0 += headNR {
-			panel := h.wt[j0*c : (j0+headNR)*c]
+		for j0 := 0; j0 < h.vp; j0 += knr {
+			panel := h.wt[j0*c : (j0+knr)*c]
 			for i0 := 0; i0 < rp; i0 += mr {
-				h.kernT(c, xt[i0:], rp, panel, headNR, l[i0*ldl+j0:], ldl, false, false)
+				h.kernT(c, xt[i0:], rp, panel, knr, l[i0*ldl+j0:], ldl, false, false)
 			}
 		}
 	} else {
 		// the 6-row kernel would use 6 floats of each line of x transposed:
 		// x's rows as they are
-		for j0 := 0; j0 < h.vp; j0 += headNR {
-			panel := h.wt[j0*c : (j0+headNR)*c]
+		for j0 := 0; j0 < h.vp; j0 += knr {
+			panel := h.wt[j0*c : (j0+knr)*c]
 			for i0 := 0; i0 < rp; i0 += mr {
-				h.kernS(c, s.xb[i0*cp:], cp, panel, headNR, l[i0*ldl+j0:], ldl, false)
+				h.kernS(c, s.xb[i0*cp:], cp, panel, knr, l[i0*ldl+j0:], ldl, false)
 			}
 		}
 	}
 	invN := 1 / float64(op.n)
 	for i := 0; i < r; i++ {
 		row := l[i*ldl : i*ldl+v]
-		op.rowLoss[r0+i] = h.xentRow(row, int(op.targets[r0+i]), invN)
+		op.rowLoss[r0+i] = xentRow(row, row, int(op.targets[r0+i]), invN, true)
 	}
 	if !op.Training {
 		return
@@ -386,7 +329,7 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 	for k0 := 0; k0 < v; k0 += h.ks {
 		kk := min(h.ks, v-k0)
 		for i0 := 0; i0 < h.rp; i0 += mr {
-			for q := 0; q < cp; q += headNR {
+			for q := 0; q < cp; q += knr {
 				h.kernS(kk, l[i0*ldl+k0:], ldl, wsrc[k0*ldw+q:], ldw, s.dxb[i0*cp+q:], cp, k0 > 0)
 			}
 		}
@@ -395,7 +338,7 @@ func (op *LinearCrossEntropy) packedBlock(h *headPacked, s *headScratch, x, wsrc
 		copy(dx[(r0+i)*c:(r0+i+1)*c], s.dxb[i*cp:i*cp+c])
 	}
 	for v0 := 0; v0 < h.vr; v0 += mr {
-		for q := 0; q < cp; q += headNR {
+		for q := 0; q < cp; q += knr {
 			h.kernT(r, l[v0:], ldl, s.xb[q:], cp, part[v0*cp+q:], cp, !first, true)
 		}
 	}

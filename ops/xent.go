@@ -142,7 +142,11 @@ func expSubSum(d, x []float32, m float32, fma bool) float64 {
 	n8 := 0
 	if fma {
 		if n8 = len(x) &^ 7; n8 > 0 {
-			s = xentExpSum8(d[:n8], x[:n8], m)
+			if haveAVX512 { // sixteen lanes, the same bits as eight
+				s = xentExpSum16(d[:n8], x[:n8], m)
+			} else {
+				s = xentExpSum8(d[:n8], x[:n8], m)
+			}
 		}
 	}
 	d, x = d[n8:len(x)], x[n8:]
