@@ -118,7 +118,7 @@ type headPacked struct {
 	maps *hugeMaps
 }
 
-// hugeMaps is the list of OS mappings of hugeFloats (head_huge_linux.go).
+// hugeMaps is the list of OS mappings of hugeFloats (huge_linux.go).
 type hugeMaps struct {
 	mu sync.Mutex
 	b  [][]byte
