@@ -14,6 +14,9 @@ import (
 // huge pages ("hg" in VmFlags of /proc/self/smaps); a small slice is left
 // alone (there is nothing aligned to advise).
 func TestLargeFloatsAdvisesHugePages(t *testing.T) {
+	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
+		t.Skipf("this kernel has no transparent huge pages: %v", err)
+	}
 	const huge = 2 << 20
 	x := largeFloats(3 << 20) // 12 MiB: at least one aligned 2 MiB page inside
 	p := uintptr(unsafe.Pointer(&x[0]))
