@@ -14,11 +14,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tinyscale/tinyscale/internal/runglob"
 	"github.com/tinyscale/tinyscale/internal/sysmem"
 	"github.com/tinyscale/tinyscale/models"
 	"github.com/tinyscale/tinyscale/store"
@@ -125,13 +125,13 @@ func (s Shard) Contains(i int) bool {
 // and whose index lies in shard, in expansion order.
 func Select(runs []sweeps.Run, only string, shard Shard) ([]sweeps.Run, error) {
 	if only != "" {
-		if _, err := path.Match(only, ""); err != nil {
+		if err := runglob.Check(only); err != nil {
 			return nil, fmt.Errorf("bad --only pattern %q: %w", only, err)
 		}
 	}
 	out := []sweeps.Run{} // never nil: Options.Selected nil means "all"
 	for i, r := range runs {
-		if only != "" && !matchRun(only, r.Name) {
+		if only != "" && !runglob.Match(only, r.Name) {
 			continue
 		}
 		if shard.Contains(i) {
@@ -139,17 +139,6 @@ func Select(runs []sweeps.Run, only string, shard Shard) ([]sweeps.Run, error) {
 		}
 	}
 	return out, nil
-}
-
-// matchRun matches the glob against the name and each of its '/'-prefixes.
-func matchRun(glob, name string) bool {
-	parts := strings.Split(name, "/")
-	for i := len(parts); i >= 1; i-- {
-		if ok, _ := path.Match(glob, strings.Join(parts[:i], "/")); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // Options configures Run.

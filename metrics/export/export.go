@@ -22,13 +22,13 @@ import (
 	"io/fs"
 	"math"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/tinyscale/tinyscale/internal/atomicfile"
 	"github.com/tinyscale/tinyscale/internal/leftover"
+	"github.com/tinyscale/tinyscale/internal/runglob"
 	"github.com/tinyscale/tinyscale/store"
 )
 
@@ -86,7 +86,7 @@ func Export(ctx context.Context, db *store.DB, opts Options) (Result, error) {
 		return Result{}, errors.New("export: empty output folder")
 	}
 	if opts.Run != "" {
-		if _, err := path.Match(opts.Run, ""); err != nil {
+		if err := runglob.Check(opts.Run); err != nil {
 			return Result{}, fmt.Errorf("bad run pattern %q: %w", opts.Run, err)
 		}
 	}
@@ -99,7 +99,7 @@ func Export(ctx context.Context, db *store.DB, opts Options) (Result, error) {
 	}
 	var sel []store.Run
 	for _, r := range runs {
-		if opts.Run == "" || MatchRun(opts.Run, r.Name) {
+		if opts.Run == "" || runglob.Match(opts.Run, r.Name) {
 			sel = append(sel, r)
 		}
 	}
@@ -166,18 +166,6 @@ func Export(ctx context.Context, db *store.DB, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	return Result{Files: order, Runs: len(sel)}, nil
-}
-
-// MatchRun reports whether glob (path.Match syntax) matches name or one of
-// its '/'-prefixes, as `tinyscale run --only` does.
-func MatchRun(glob, name string) bool {
-	parts := strings.Split(name, "/")
-	for i := len(parts); i >= 1; i-- {
-		if ok, _ := path.Match(glob, strings.Join(parts[:i], "/")); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // RunPath maps a run name to a relative, slash-separated output path: each
