@@ -213,17 +213,12 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 		Headlines: nonNil(heads), Warnings: nonNil(warnings),
 		Experiments: []jsonExperiment{}, Runs: []jsonRun{},
 	}
+	claims := a.claims()
 	for _, e := range a.experiments {
 		je := jsonExperiment{Name: e, Configurations: []jsonConfig{}, Pairs: []jsonPair{}, Scaling: []jsonScaling{}, Claims: []jsonClaim{}}
 		for _, g := range a.groups[e] {
-			vals := g.finalValsBySeed()
+			vals, seeds := g.finalValsAndSeeds()
 			iv, _ := TInterval(vals, ConfidenceLevel)
-			var seeds []uint64
-			for _, r := range g.done() {
-				if _, ok := r.finalVal(); ok {
-					seeds = append(seeds, r.Seed)
-				}
-			}
 			je.Configurations = append(je.Configurations, jsonConfig{
 				Family: g.family, PairKey: g.pairKey, Shape: shapeOf(g.rec), LR: num(g.rec.LR),
 				ParamsTotal: g.paramsTot, ParamsNonEmbedding: g.paramsNE, Runs: len(g.runs), Seeds: nonNilU(seeds),
@@ -276,7 +271,7 @@ func (a *analysis) reportJSON(heads, warnings []string) ([]byte, error) {
 			}
 			je.Scaling = append(je.Scaling, js)
 		}
-		for _, c := range a.claims() {
+		for _, c := range claims {
 			if c.experiment != e {
 				continue
 			}

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -83,7 +84,7 @@ func (f *familyFit) usable() bool { return f.err == nil && f.law.Usable() }
 // why says, when the fit is not usable, why not (for captions and headlines).
 func (f *familyFit) why() string {
 	switch {
-	case f.err != nil && strings.Contains(f.err.Error(), errFewSizes.Error()):
+	case errors.Is(f.err, errFewSizes):
 		return fmt.Sprintf("%s has %d finished size(s); a fit of L(N) = a·N^-b + c needs at least 4 (3 parameters plus 1 residual degree of freedom)", f.family, len(f.pts))
 	case f.err != nil:
 		return fmt.Sprintf("%s: %v", f.family, f.err)
