@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/tinyscale/tinyscale/internal/atomicfile"
 	"github.com/tinyscale/tinyscale/internal/leftover"
 )
 
@@ -154,7 +156,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 	}
 	sort.Strings(names)
 	err = dst.inTx(ctx, func(tx *sql.Tx) error {
-		for _, k := range slices.Sorted(mapKeys(meta)) {
+		for _, k := range slices.Sorted(maps.Keys(meta)) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, k, meta[k]); err != nil {
 				return fmt.Errorf("write meta: %w", err)
 			}
@@ -187,7 +189,7 @@ func Merge(ctx context.Context, out string, inputs []string, log *slog.Logger) (
 		return sum, fmt.Errorf("merge: %w", err)
 	}
 	ok = true
-	if err := syncDirOf(absOut); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(absOut)); err != nil {
 		return sum, fmt.Errorf("merge: %w", err)
 	}
 	return sum, nil
@@ -238,16 +240,6 @@ func checkNoWAL(out string) error {
 			out, out, out)
 	}
 	return nil
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // mergeTable is one table of the schema and how its rows belong to runs.
@@ -607,7 +599,7 @@ func chooseRuns(ctx context.Context, srcs []*mergeSource) (map[string]*mergeCand
 		}
 	}
 	chosen := map[string]*mergeCandidate{}
-	for _, n := range slices.Sorted(mapKeys(all)) {
+	for _, n := range slices.Sorted(maps.Keys(all)) {
 		cs := all[n]
 		for _, c := range cs[1:] {
 			if c.configHash != cs[0].configHash {
@@ -791,15 +783,6 @@ func syncFile(path string) error {
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-func syncDirOf(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // removeStaleMerges removes the temporary output databases (and their

@@ -67,6 +67,17 @@ func TestShardAutoAndMergeEqualsSingleProcess(t *testing.T) {
 	if _, errs, code := runTinyscale(shardArgs(0)...); code != 2 || !strings.Contains(errs, "neither is set") {
 		t.Fatalf("--shard auto outside an engine: exit %d, %s", code, errs)
 	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-f", yaml, "--cache", cache, "--shard", "auto"}, "--shard auto needs --db"},
+		{append(shardArgs(0), "--shard-count", "-2"), "--shard-count -2: want a positive number of shards"},
+	} {
+		if _, errs, code := runTinyscale(tc.args...); code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, %s; want exit 2 and %q", tc.args[5:], code, errs, tc.want)
+		}
+	}
 	t.Setenv("SLURM_ARRAY_TASK_MIN", "0")
 	t.Setenv("SLURM_ARRAY_TASK_MAX", "1")
 	t.Setenv("SLURM_ARRAY_TASK_STEP", "1")

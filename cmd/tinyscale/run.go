@@ -65,6 +65,12 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	if *shardCount != 0 && !auto {
 		return usagef("--shard-count goes with --shard auto")
 	}
+	if *shardCount < 0 {
+		return usagef("--shard-count %d: want a positive number of shards", *shardCount)
+	}
+	if auto && *dbFlag == "" {
+		return usagef("--shard auto needs --db, this task's own database (e.g. shards/task-$SLURM_ARRAY_TASK_ID.db); tasks must not share one")
+	}
 	var shard runner.Shard
 	var err error
 	if auto {
