@@ -466,7 +466,7 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 	if t.evalPending { // stopped during this step's evaluation last time
 		if err := t.evaluate(work); err != nil {
 			if errors.Is(err, ErrStoppedInEval) {
-				return 0, &InterruptedError{Run: t.r.Name, Step: t.step, Checkpointed: true, LastCkpt: t.lastCkpt, Cause: context.Cause(ctx)}
+				return 0, t.interrupted(ctx) // at a checkpointed step: nothing to write
 			}
 			return 0, err
 		}
@@ -548,7 +548,7 @@ func (t *training) train(ctx context.Context) (runResult, error) {
 	if err := t.finalEval(work); err != nil {
 		if errors.Is(err, ErrStoppedInEval) {
 			// The final checkpoint is written: a rerun only evaluates.
-			return 0, &InterruptedError{Run: t.r.Name, Step: t.step, Checkpointed: true, LastCkpt: t.lastCkpt, Cause: context.Cause(ctx)}
+			return 0, t.interrupted(ctx) // at a checkpointed step: nothing to write
 		}
 		return 0, err
 	}

@@ -131,7 +131,7 @@ func (c runCommand) Run(ctx context.Context, args []string) error {
 	defer db.Close()
 	opened, _ := os.Stat(path)
 	if auto {
-		if err := recordShard(ctx, db, *file, runs, shard); err != nil {
+		if err := recordShard(ctx, db, f.SHA256, runs, shard); err != nil {
 			return err
 		}
 		c.e.log.Info("shard", "index", shard.K-1, "count", shard.N, "runs", len(selected), "db", path)
@@ -209,19 +209,15 @@ func interruptMessage(err error) (string, bool) {
 	}
 }
 
-// recordShard records in a shard database which experiments file and shard
-// it belongs to, refusing a database made for a different plan or shard.
-func recordShard(ctx context.Context, db *store.DB, file string, runs []sweeps.Run, shard runner.Shard) error {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return fmt.Errorf("hash experiments file: %w", err)
-	}
-	sum := sha256.Sum256(b)
+// recordShard records in a shard database which experiments file (fileSHA,
+// the hash sweeps.Load took of the bytes it expanded) and shard it belongs
+// to, refusing a database made for a different plan or shard.
+func recordShard(ctx context.Context, db *store.DB, fileSHA string, runs []sweeps.Run, shard runner.Shard) error {
 	want := map[string]string{
 		store.MetaPlanSHA256:        runner.PlanHash(runs),
 		store.MetaShardIndex:        strconv.Itoa(shard.K - 1),
 		store.MetaShardCount:        strconv.Itoa(shard.N),
-		store.MetaExperimentsSHA256: hex.EncodeToString(sum[:]),
+		store.MetaExperimentsSHA256: fileSHA,
 	}
 	for _, k := range []string{store.MetaPlanSHA256, store.MetaShardIndex, store.MetaShardCount} {
 		got, ok, err := db.Meta(ctx, k)
