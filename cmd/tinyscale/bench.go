@@ -163,12 +163,19 @@ func (c *benchCmd) Run(ctx context.Context, args []string) error {
 				return usagef("--%s cannot be combined with -f (the shapes come from the file)", name)
 			}
 		}
+		for _, name := range []string{"cpuprofile", "memprofile"} {
+			if set[name] {
+				return usagef("--%s cannot be combined with -f (it profiles one shape: give that shape's flags instead)", name)
+			}
+		}
 		if !set["steps"] {
 			o.steps = 5
 		}
 		if !set["warmup"] {
 			o.warmup = 1
 		}
+	} else if set["cache"] {
+		return usagef("--cache goes with -f (only an experiments file's data is prepared)")
 	} else if cfg, err = o.modelConfig(); err != nil {
 		return usageError{err}
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -347,6 +348,20 @@ func TestBenchFile(t *testing.T) {
 	err := testBenchCmd(io.Discard).Run(context.Background(), []string{"-f", "testdata/estimate.yaml", "--n-embd", "8"})
 	if err == nil || !strings.Contains(err.Error(), "--n-embd cannot be combined with -f") {
 		t.Errorf("-f with a shape flag: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-f", "testdata/estimate.yaml", "--cpuprofile", filepath.Join(t.TempDir(), "p")}, "--cpuprofile cannot be combined with -f"},
+		{[]string{"-f", "testdata/estimate.yaml", "--memprofile", filepath.Join(t.TempDir(), "p")}, "--memprofile cannot be combined with -f"},
+		{[]string{"--cache", t.TempDir(), "--n-embd", "8"}, "--cache goes with -f"},
+	} {
+		err := testBenchCmd(io.Discard).Run(context.Background(), tc.args)
+		var ue usageError
+		if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want a usage error with %q", tc.args, err, tc.want)
+		}
 	}
 }
 
