@@ -213,8 +213,8 @@ func readJSONLFile(ctx context.Context, path, field string, tb *textBuilder) err
 		if len(bytes.TrimSpace(b)) > 0 {
 			// encoding/json would replace bad bytes by U+FFFD silently;
 			// text files with them are refused, so are these lines.
-			if err := checkUTF8(fmt.Sprintf("%s:%d", path, line), b); err != nil {
-				return err
+			if !utf8.Valid(b) { // the file:line name only on the error path
+				return checkUTF8(fmt.Sprintf("%s:%d", path, line), b)
 			}
 			var obj map[string]json.RawMessage
 			if jerr := json.Unmarshal(b, &obj); jerr != nil {
