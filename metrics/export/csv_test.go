@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -163,17 +164,72 @@ func TestExportBadOptions(t *testing.T) {
 	}
 }
 
+// TestExportInterrupted: an export interrupted at any point (the context
+// turns cancelled after its k-th check, for every k until the export
+// completes) fails, leaves no output folder and no temporary folder beside
+// it; some of those stops fall inside the per-run loop, after the temporary
+// folder exists, so its cleanup is exercised.
 func TestExportInterrupted(t *testing.T) {
 	db := fixtureDB(t)
-	out := filepath.Join(t.TempDir(), "o")
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := Export(ctx, db, Options{Format: FormatCSV, Out: out}); err == nil {
-		t.Fatal("export with a cancelled context succeeded")
+	inLoop := 0
+	for k := 0; ; k++ {
+		parent := t.TempDir()
+		out := filepath.Join(parent, "o")
+		_, err := Export(&cancelAfter{Context: context.Background(), left: k}, db, Options{Format: FormatCSV, Out: out})
+		if err == nil {
+			if k == 0 {
+				t.Fatal("export with a cancelled context succeeded")
+			}
+			break
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("stop after %d checks: %v, want context.Canceled", k, err)
+		}
+		if strings.Contains(err.Error(), "export interrupted") {
+			inLoop++
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("stop after %d checks: the output folder exists", k)
+		}
+		if left, _ := filepath.Glob(filepath.Join(parent, ".o.*")); len(left) > 0 {
+			t.Errorf("stop after %d checks: left %v", k, left)
+		}
+		if k > 10000 {
+			t.Fatal("export never completed")
+		}
 	}
-	if _, err := os.Stat(out); err == nil {
-		t.Error("an interrupted export created the output folder")
+	if inLoop == 0 {
+		t.Error("no stop fell inside the per-run loop")
 	}
+}
+
+// cancelAfter is a context whose Err turns context.Canceled after left
+// calls (and whose Done channel closes then).
+type cancelAfter struct {
+	context.Context
+	mu   sync.Mutex
+	left int
+	done chan struct{}
+}
+
+func (c *cancelAfter) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left > 0 {
+		c.left--
+		return nil
+	}
+	if c.done == nil {
+		c.done = make(chan struct{})
+		close(c.done)
+	}
+	return context.Canceled
+}
+
+func (c *cancelAfter) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done // nil (never) until Err has turned
 }
 
 // TestExportRemovesPartialsOfKilledExports: the temporary folders that
