@@ -1,12 +1,5 @@
 package store
 
-import (
-	"fmt"
-	"net/url"
-	"path/filepath"
-	"strings"
-)
-
 // WithSingleWriter opens the database for one writing process on shared
 // storage (a shard database of `tinyscale run --shard auto` on NFS, Lustre,
 // a Kubernetes volume): a rollback journal (journal_mode=TRUNCATE) instead of
@@ -24,16 +17,3 @@ import (
 // the busy timeout); read shards after their tasks end, or read the merged
 // database.
 func WithSingleWriter() Option { return func(d *DB) { d.singleWriter = true } }
-
-// singleWriterDSN is dsn for WithSingleWriter.
-func singleWriterDSN(path string) string {
-	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "locking_mode(EXCLUSIVE)")
-	q.Add("_pragma", "journal_mode(TRUNCATE)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Set("_txlock", "immediate")
-	return "file:" + p + "?" + q.Encode()
-}

@@ -246,10 +246,7 @@ func open(ctx context.Context, path string, readOnly bool, opts []Option) (*DB, 
 		// (deaf to Ctrl-C) does not help, a transient commit takes less.
 		d.busyMS = readerBusyTimeoutMS
 	}
-	src := dsn(path, readOnly, d.busyMS)
-	if d.singleWriter && !readOnly {
-		src = singleWriterDSN(path)
-	}
+	src := dsn(path, readOnly, d.singleWriter, d.busyMS)
 	db, err := sql.Open("sqlite", src)
 	if err != nil {
 		return nil, fmt.Errorf("open results database %s: %w", path, err)
@@ -317,7 +314,7 @@ func (d *DB) reopenImmutable(ctx context.Context, err error) (bool, error) {
 		return false, fmt.Errorf("cannot read results database %s: directory %s is not writable (%v) and holds %s-wal, which SQLite must replay by writing beside it; copy %s and %s-wal to a writable folder and read the copy: %w",
 			d.path, dir, perr, d.path, d.path, d.path, err)
 	}
-	db, oerr := sql.Open("sqlite", dsn(d.path, true, d.busyMS)+"&immutable=1")
+	db, oerr := sql.Open("sqlite", dsn(d.path, true, false, d.busyMS)+"&immutable=1")
 	if oerr != nil {
 		return false, err
 	}
@@ -435,16 +432,24 @@ func isBusy(err error) bool {
 }
 
 // dsn builds the driver's data source name: a file: URI (the path escaped so
-// that '?', '#' and '%' in file names survive) with per-connection pragmas.
-func dsn(path string, readOnly bool, busyMS int) string {
+// that '?', '#' and '%' in file names survive) with per-connection pragmas:
+// read-only; one exclusive writer with a rollback journal (singleWriter,
+// WithSingleWriter); or WAL for writers sharing the file.
+func dsn(path string, readOnly, singleWriter bool, busyMS int) string {
 	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyMS))
 	q.Add("_pragma", "foreign_keys(1)")
-	if readOnly {
+	switch {
+	case readOnly:
 		q.Set("mode", "ro")
 		q.Add("_pragma", "query_only(1)")
-	} else {
+	case singleWriter:
+		q.Add("_pragma", "locking_mode(EXCLUSIVE)")
+		q.Add("_pragma", "journal_mode(TRUNCATE)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+	default:
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(NORMAL)")
 		q.Set("_txlock", "immediate")
