@@ -24,12 +24,17 @@ import (
 
 // ProcessOwner returns the lease owner of the calling process.
 func ProcessOwner() string {
+	start, _ := procStartTime("self")
+	return formatOwner(os.Getpid(), start)
+}
+
+// formatOwner is the owner string of process pid (started at start, "" if
+// unknown) on this host, in this PID namespace and boot.
+func formatOwner(pid int, start string) string {
 	h, err := os.Hostname()
 	if err != nil || h == "" {
 		h = "localhost"
 	}
-	pid := os.Getpid()
-	start, _ := procStartTime("self")
 	return fmt.Sprintf("%s:%d:pidns=%s:boot=%s:start=%s", h, pid, pidNamespace(), bootID(), start)
 }
 
@@ -161,9 +166,5 @@ func OwnerOfPID(pid int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("owner of pid %d: %w", pid, err)
 	}
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		h = "localhost"
-	}
-	return fmt.Sprintf("%s:%d:pidns=%s:boot=%s:start=%s", h, pid, pidNamespace(), bootID(), start), nil
+	return formatOwner(pid, start), nil
 }
