@@ -282,16 +282,14 @@ func command(ctx context.Context, name string, args ...string) (string, error) {
 // `scontrol show job -o ID` lists; a job the controller no longer knows has
 // no entry.
 func JobStates(ctx context.Context, id string) (map[string]string, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "scontrol", "show", "job", "-o", id)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if strings.Contains(stderr.String(), "Invalid job id") {
+	out, err := command(ctx, "scontrol", "show", "job", "-o", id)
+	if err != nil {
+		if strings.Contains(err.Error(), "Invalid job id") { // command's error carries stderr
 			return map[string]string{}, nil
 		}
-		return nil, fmt.Errorf("scontrol show job %s: %w: %s", id, err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
-	return parseJobStates(stdout.String()), nil
+	return parseJobStates(out), nil
 }
 
 // parseJobStates reads `scontrol show job -o` output: one job per line of
